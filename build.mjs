@@ -1,0 +1,22 @@
+// Bundles the CLI, the library and the sandbox into dist/ with esbuild.
+// Dependencies stay external (they are installed beside us); our own code is bundled so that
+// start-up reads a handful of files instead of hundreds. Splitting keeps the sandbox and the AWS
+// code in chunks that only load when a command needs them.
+import { chmod, rm } from 'node:fs/promises';
+import { build } from 'esbuild';
+
+await rm('dist', { recursive: true, force: true });
+await build({
+  entryPoints: { cli: 'src/cli/main.ts', index: 'src/index.ts', sandbox: 'sandbox/index.ts' },
+  outdir: 'dist',
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  packages: 'external',
+  chunkNames: 'chunks/[name]-[hash]',
+  logLevel: 'warning',
+  legalComments: 'none',
+});
+await chmod('dist/cli.js', 0o755);

@@ -1,0 +1,238 @@
+// Profiles and the effective configuration. Precedence, lowest first: the runbook's defaults, the
+// profile from the config file, CODERDB_* environment variables, command-line flags. The built-in
+// `sandbox` profile points at a running `coderdb sandbox`.
+
+import { readFileSync } from 'node:fs';
+import { usageError } from './errors.js';
+import { paths } from './paths.js';
+import { readSandboxState } from './sandbox-state.js';
+import { Secret } from './secret.js';
+
+export const TRANSPORTS = ['direct', 'exec', 'tunnel', 'auto'] as const;
+export type TransportName = (typeof TRANSPORTS)[number];
+
+export interface Profile {
+  /** Name of the profile these values came from. */
+  name: string;
+  region: string;
+  cluster: string;
+  service: string;
+  container: string;
+  /** Environment variable holding the database URL, in the container and locally. */
+  urlEnv: string;
+  secretId: string;
+  rdsInstance: string;
+  securityGroup: string;
+  logGroup: string;
+  transport: TransportName;
+  /** A database URL given explicitly (flag, env or profile); wins over the secret. */
+  url?: Secret;
+  /** Named AWS profile (~/.aws/config) for credentials; the SDK default chain otherwise. */
+  awsProfile?: string;
+  /** AWS endpoint override (the sandbox, or a private endpoint). */
+  awsEndpoint?: string;
+  /** Use RDS IAM authentication (a signed token instead of the password). */
+  iamAuth: boolean;
+  /** Task to use instead of discovering one (ARN or id). */
+  task?: string;
+  /** Marks a production database: restore refuses it without --force. */
+  production: boolean;
+  statementTimeoutMs: number;
+  lockTimeoutMs: number;
+}
+
+export const DEFAULTS: Omit<Profile, 'name'> = {
+  region: 'us-east-1',
+  cluster: 'coder-cluster',
+  service: 'coder-service',
+  container: 'coder',
+  urlEnv: 'CODER_PG_CONNECTION_URL',
+  secretId: 'coder-postgres-url',
+  rdsInstance: 'coder-postgres',
+  securityGroup: 'sg-0b2b0521f178fdb73',
+  logGroup: '/ecs/coder',
+  transport: 'direct',
+  iamAuth: false,
+  production: false,
+  statementTimeoutMs: 30_000,
+  lockTimeoutMs: 5_000,
+};
+
+/** Profile keys as they are spelled in the config file, with the env variable that overrides each. */
+const FIELDS = {
+  region: 'CODERDB_REGION',
+  cluster: 'CODERDB_CLUSTER',
+  service: 'CODERDB_SERVICE',
+  container: 'CODERDB_CONTAINER',
+  urlEnv: 'CODERDB_URL_ENV',
+  secretId: 'CODERDB_SECRET_ID',
+  rdsInstance: 'CODERDB_RDS_INSTANCE',
+  securityGroup: 'CODERDB_SECURITY_GROUP',
+  logGroup: 'CODERDB_LOG_GROUP',
+  transport: 'CODERDB_TRANSPORT',
+  url: 'CODERDB_URL',
+  awsProfile: 'CODERDB_AWS_PROFILE',
+  awsEndpoint: 'CODERDB_AWS_ENDPOINT',
+  iamAuth: 'CODERDB_IAM_AUTH',
+  task: 'CODERDB_TASK',
+  production: 'CODERDB_PRODUCTION',
+  statementTimeoutMs: 'CODERDB_STATEMENT_TIMEOUT_MS',
+  lockTimeoutMs: 'CODERDB_LOCK_TIMEOUT_MS',
+} as const satisfies Record<keyof Omit<Profile, 'name'>, string>;
+type Field = keyof typeof FIELDS;
+
+export type ProfileOverrides = Partial<Record<Field, string | boolean | number | undefined>>;
+
+export interface ConfigFile {
+  defaultProfile?: string;
+  profiles?: Record<string, Record<string, unknown>>;
+}
+
+export interface LoadOptions {
+  profile?: string;
+  configFile?: string;
+  /** Values from command-line flags; undefined entries are ignored. */
+  overrides?: ProfileOverrides;
+  env?: NodeJS.ProcessEnv;
+}
+
+export const SANDBOX_PROFILE = 'sandbox';
+
+export function readConfigFile(file: string, required: boolean): ConfigFile {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    if (!required && (error as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw usageError('config.unreadable', `cannot read config file ${file}: ${(error as Error).message}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw usageError('config.invalid', `config file ${file} is not valid JSON: ${(error as Error).message}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw usageError('config.invalid', `config file ${file} must hold a JSON object`);
+  }
+  return parsed as ConfigFile;
+}
+
+/** Resolves the effective profile: defaults ← file ← environment ← flags. */
+export function loadProfile(options: LoadOptions = {}): Profile {
+  const env = options.env ?? process.env;
+  const file = options.configFile ?? env.CODERDB_CONFIG ?? paths.configFile();
+  const config = readConfigFile(file, Boolean(options.configFile ?? env.CODERDB_CONFIG));
+  const name = options.profile ?? env.CODERDB_PROFILE ?? config.defaultProfile ?? 'default';
+
+  const layers: ProfileOverrides[] = [];
+  const fromFile = config.profiles?.[name];
+  if (name === SANDBOX_PROFILE) {
+    layers.push(sandboxLayer());
+  } else if (!fromFile && name !== 'default') {
+    const known = Object.keys(config.profiles ?? {});
+    throw usageError('config.unknown-profile', `no profile named "${name}" in ${file}`, {
+      hint: known.length ? `known profiles: ${known.join(', ')}, sandbox` : 'create it, or use --profile sandbox',
+    });
+  }
+  if (fromFile) layers.push(checkFileProfile(fromFile, name, file));
+  layers.push(envLayer(env));
+  if (options.overrides) layers.push(options.overrides);
+
+  const profile: Profile = { name, ...DEFAULTS };
+  for (const layer of layers) applyLayer(profile, layer, name);
+  return profile;
+}
+
+function sandboxLayer(): ProfileOverrides {
+  const state = readSandboxState();
+  if (!state) {
+    throw usageError('sandbox.not-running', 'the sandbox is not running', {
+      hint: 'start it with `coderdb sandbox start`',
+    });
+  }
+  return {
+    url: state.databaseUrl,
+    awsEndpoint: state.awsEndpoint,
+    region: state.region,
+    securityGroup: 'sg-0b2b0521f178fdb73',
+  };
+}
+
+function checkFileProfile(values: Record<string, unknown>, name: string, file: string): ProfileOverrides {
+  const layer: ProfileOverrides = {};
+  for (const [key, value] of Object.entries(values)) {
+    if (!(key in FIELDS)) {
+      throw usageError('config.unknown-field', `profile "${name}" in ${file} has an unknown field "${key}"`, {
+        hint: `known fields: ${Object.keys(FIELDS).join(', ')}`,
+      });
+    }
+    if (!['string', 'boolean', 'number'].includes(typeof value)) {
+      throw usageError('config.invalid', `profile "${name}" field "${key}" must be a string, number or boolean`);
+    }
+    layer[key as Field] = value as string | boolean | number;
+  }
+  return layer;
+}
+
+function envLayer(env: NodeJS.ProcessEnv): ProfileOverrides {
+  const layer: ProfileOverrides = {};
+  for (const [field, variable] of Object.entries(FIELDS) as [Field, string][]) {
+    const value = env[variable];
+    if (value !== undefined && value !== '') layer[field] = value;
+  }
+  return layer;
+}
+
+function applyLayer(profile: Profile, layer: ProfileOverrides, name: string): void {
+  for (const [field, raw] of Object.entries(layer) as [Field, string | boolean | number | undefined][]) {
+    if (raw === undefined) continue;
+    switch (field) {
+      case 'transport': {
+        const value = String(raw);
+        if (!(TRANSPORTS as readonly string[]).includes(value)) {
+          throw usageError('config.invalid', `unknown transport "${value}" in profile "${name}"`, {
+            hint: `use one of: ${TRANSPORTS.join(', ')}`,
+          });
+        }
+        profile.transport = value as TransportName;
+        break;
+      }
+      case 'url':
+        profile.url = new Secret(String(raw));
+        break;
+      case 'iamAuth':
+      case 'production':
+        profile[field] = toBoolean(raw, field);
+        break;
+      case 'statementTimeoutMs':
+      case 'lockTimeoutMs':
+        profile[field] = toNumber(raw, field);
+        break;
+      default:
+        profile[field] = String(raw);
+    }
+  }
+}
+
+function toBoolean(value: string | boolean | number, field: string): boolean {
+  if (typeof value === 'boolean') return value;
+  const text = String(value).toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(text)) return true;
+  if (['0', 'false', 'no', 'off'].includes(text)) return false;
+  throw usageError('config.invalid', `${field} must be true or false, not "${value}"`);
+}
+
+function toNumber(value: string | boolean | number, field: string): number {
+  const number = Number(value);
+  if (!Number.isFinite(number) || number < 0) {
+    throw usageError('config.invalid', `${field} must be a non-negative number, not "${value}"`);
+  }
+  return number;
+}
+
+/** The profile as plain data with secrets redacted, for `coderdb config show`. */
+export function describeProfile(profile: Profile): Record<string, unknown> {
+  const { url, ...rest } = profile;
+  return { ...rest, url: url ? url.toString() : undefined };
+}

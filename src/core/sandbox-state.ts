@@ -1,0 +1,47 @@
+// The contract between a running sandbox and the rest of coderdb: the sandbox writes this file when
+// it is ready and removes it when it stops; the `sandbox` profile reads it. Production code reads
+// only this file and never imports the sandbox itself.
+
+import { readFileSync } from 'node:fs';
+import { paths } from './paths.js';
+
+export interface SandboxState {
+  pid: number;
+  engine: 'pglite' | 'postgres';
+  /** postgres:// URL of the sandbox database (local, throwaway credentials). */
+  databaseUrl: string;
+  /** Loopback endpoint of the emulated AWS services, when running. */
+  awsEndpoint?: string;
+  region: string;
+  scenario: string;
+  startedAt: string;
+  /** Directory holding the sandbox's data and logs. */
+  dir: string;
+}
+
+export function readSandboxState(file = paths.sandboxState()): SandboxState | undefined {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+  try {
+    const state = JSON.parse(text) as SandboxState;
+    return isAlive(state.pid) ? state : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Dummy credentials the sandbox accepts; they are not secrets. */
+export const SANDBOX_CREDENTIALS = { accessKeyId: 'AKIASANDBOXEXAMPLE00', secretAccessKey: 'sandbox-secret-key' };
