@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { usageError } from './errors.js';
 import { paths } from './paths.js';
 import { readSandboxState } from './sandbox-state.js';
-import { Secret } from './secret.js';
+import { redactUrl, Secret } from './secret.js';
 
 export const TRANSPORTS = ['direct', 'exec', 'tunnel', 'auto'] as const;
 export type TransportName = (typeof TRANSPORTS)[number];
@@ -132,7 +132,9 @@ export function loadProfile(options: LoadOptions = {}): Profile {
   } else if (!fromFile && name !== 'default') {
     const known = Object.keys(config.profiles ?? {});
     throw usageError('config.unknown-profile', `no profile named "${name}" in ${file}`, {
-      hint: known.length ? `known profiles: ${known.join(', ')}, sandbox` : 'create it, or use --profile sandbox',
+      hint: known.length
+        ? `known profiles: ${known.join(', ')}, sandbox`
+        : 'create it, or use --profile sandbox',
     });
   }
   if (fromFile) layers.push(checkFileProfile(fromFile, name, file));
@@ -168,7 +170,10 @@ function checkFileProfile(values: Record<string, unknown>, name: string, file: s
       });
     }
     if (!['string', 'boolean', 'number'].includes(typeof value)) {
-      throw usageError('config.invalid', `profile "${name}" field "${key}" must be a string, number or boolean`);
+      throw usageError(
+        'config.invalid',
+        `profile "${name}" field "${key}" must be a string, number or boolean`,
+      );
     }
     layer[key as Field] = value as string | boolean | number;
   }
@@ -234,5 +239,5 @@ function toNumber(value: string | boolean | number, field: string): number {
 /** The profile as plain data with secrets redacted, for `coderdb config show`. */
 export function describeProfile(profile: Profile): Record<string, unknown> {
   const { url, ...rest } = profile;
-  return { ...rest, url: url ? url.toString() : undefined };
+  return { ...rest, url: url ? redactUrl(url.reveal()) : undefined };
 }

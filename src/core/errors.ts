@@ -26,6 +26,8 @@ export type ErrorKind = Exclude<keyof typeof ExitCode, 'ok'>;
 
 export interface ErrorDetails {
   hint?: string;
+  /** Context shown under the message, such as the SQL line with a caret under the error. */
+  detail?: string;
   /** SQLSTATE when the database raised it. */
   sqlState?: string;
   /** 1-based character position in the statement, for syntax errors. */
@@ -38,6 +40,7 @@ export class CoderdbError extends Error {
   /** Machine-readable code, e.g. `guard.write-refused`, `aws.no-running-task`, `sql.42601`. */
   readonly code: string;
   readonly hint: string | undefined;
+  readonly detail: string | undefined;
   readonly sqlState: string | undefined;
   readonly position: number | undefined;
 
@@ -47,6 +50,7 @@ export class CoderdbError extends Error {
     this.kind = kind;
     this.code = code;
     this.hint = details.hint;
+    this.detail = details.detail;
     this.sqlState = details.sqlState;
     this.position = details.position;
   }

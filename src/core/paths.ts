@@ -6,7 +6,7 @@ import { join } from 'node:path';
 
 function xdg(variable: string, fallback: string): string {
   const value = process.env[variable];
-  return value && value.startsWith('/') ? value : join(homedir(), fallback);
+  return value?.startsWith('/') ? value : join(homedir(), fallback);
 }
 
 export const paths = {
@@ -17,4 +17,5 @@ export const paths = {
   sandboxDir: () => join(paths.stateDir(), 'sandbox'),
   sandboxState: () => join(paths.sandboxDir(), 'state.json'),
   backupDir: () => join(xdg('XDG_DATA_HOME', '.local/share'), 'coderdb', 'backups'),
+  cacheDir: () => join(xdg('XDG_CACHE_HOME', '.cache'), 'coderdb'),
 };

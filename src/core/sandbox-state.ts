@@ -44,4 +44,7 @@ function isAlive(pid: number): boolean {
 }
 
 /** Dummy credentials the sandbox accepts; they are not secrets. */
-export const SANDBOX_CREDENTIALS = { accessKeyId: 'AKIASANDBOXEXAMPLE00', secretAccessKey: 'sandbox-secret-key' };
+export const SANDBOX_CREDENTIALS = {
+  accessKeyId: 'AKIASANDBOXEXAMPLE00',
+  secretAccessKey: 'sandbox-secret-key',
+};

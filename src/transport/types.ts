@@ -1,0 +1,53 @@
+// The seam every command stands on. A Transport opens sessions to the database; a session runs one
+// statement at a time and streams what it returns as events. Direct (node-postgres), exec (psql in
+// the ECS task over the SSM data channel) and tunnel (SSM port forwarding + node-postgres) all
+// implement it, so every command works over every transport with the same results.
+//
+// Statements are plain SQL text; values are inlined as literals by the caller (src/sql/literal.ts)
+// so that the exec transport, which drives psql, needs no parameter protocol.
+
+import type { TransportName } from '../core/config.js';
+import type { Field, RawRow } from '../core/pgtypes.js';
+
+export type QueryEvent =
+  /** The result has columns; sent once, before any rows. */
+  | { kind: 'fields'; fields: Field[] }
+  /** A batch of rows in text format, in order. */
+  | { kind: 'rows'; rows: RawRow[] }
+  /** The statement finished. `rowCount` is the count from the command tag, when it has one. */
+  | { kind: 'done'; command: string; rowCount: number | null }
+  /** A NOTICE or WARNING the server sent. */
+  | { kind: 'notice'; severity: string; message: string };
+
+export interface ServerInfo {
+  /** server_version_num, e.g. 150004. */
+  versionNum: number;
+  version: string;
+  database: string;
+  user: string;
+}
+
+export interface DbSession {
+  readonly transport: TransportName;
+  readonly server: ServerInfo;
+  /**
+   * Runs one statement and yields its events. Pull-based: the transport reads more from the
+   * network only as the consumer asks, so results of any size stream in bounded memory.
+   * Database errors are thrown as CoderdbError of kind `sql` with the SQLSTATE.
+   */
+  execute(sql: string): AsyncIterable<QueryEvent>;
+  close(): Promise<void>;
+}
+
+export interface OpenOptions {
+  /** Appears in pg_stat_activity as application_name. */
+  applicationName?: string;
+  signal?: AbortSignal;
+}
+
+export interface Transport {
+  readonly name: TransportName;
+  /** One line naming where the transport connects, with no secret in it (for audit and errors). */
+  describe(): string;
+  open(options?: OpenOptions): Promise<DbSession>;
+}
