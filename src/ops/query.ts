@@ -1,0 +1,116 @@
+// `coderdb query`: arbitrary SQL, checked by the guard, run in a READ ONLY transaction, with each
+// statement's rows streamed to a writer as they arrive. Writes go through the plan/apply path.
+
+import { CoderdbError } from '../core/errors.js';
+import type { ResultWriter } from '../core/output/formats.js';
+import type { Field, RawRow } from '../core/pgtypes.js';
+import { type AnalyzedStatement, analyze, enforce } from '../sql/guard.js';
+import { locate } from '../sql/parser.js';
+import { isSecretColumn, REDACTED_VALUE } from './coder/secrets.js';
+import { type Context, Db } from './db.js';
+
+export interface ReadOptions {
+  /** Print values of credential columns (password hashes, tokens) instead of redacting them. */
+  showSecrets?: boolean;
+  /** Audit label; `query` by default. */
+  command?: string;
+}
+
+/** Runs read-only SQL, streaming each statement's result into `writer`. */
+export async function runReadQuery(
+  context: Context,
+  sql: string,
+  writer: ResultWriter,
+  options: ReadOptions = {},
+): Promise<void> {
+  await runAnalyzedRead(context, sql, await analyze(sql), writer, options);
+}
+
+/** The same, for SQL the caller has already analyzed; refuses anything that is not a read. */
+export async function runAnalyzedRead(
+  context: Context,
+  sql: string,
+  statements: AnalyzedStatement[],
+  writer: ResultWriter,
+  options: ReadOptions = {},
+): Promise<void> {
+  enforce(statements, { write: false });
+  await streamStatements(context, 'read', statements, writer, { ...options, sql });
+  await writer.finish();
+}
+
+/** Runs already-checked statements in one transaction of the given mode and commits nothing. */
+export async function streamStatements(
+  context: Context,
+  mode: 'read',
+  statements: AnalyzedStatement[],
+  writer: ResultWriter,
+  options: ReadOptions & { sql: string },
+): Promise<void> {
+  const db = await Db.begin(context, mode);
+  try {
+    for (const statement of statements) {
+      try {
+        await streamOne(db, statement, writer, options);
+      } catch (error) {
+        throw withStatementPosition(error, statement, options.sql);
+      }
+    }
+  } finally {
+    await db.close();
+  }
+}
+
+async function streamOne(
+  db: Db,
+  statement: AnalyzedStatement,
+  writer: ResultWriter,
+  options: ReadOptions,
+): Promise<void> {
+  let fields: Field[] = [];
+  let masked: number[] = [];
+  const audit = { command: options.command ?? 'query', statement: statement.auditText };
+  for await (const event of db.stream(statement.text, audit)) {
+    switch (event.kind) {
+      case 'fields':
+        fields = event.fields;
+        masked = options.showSecrets ? [] : secretIndexes(fields);
+        await writer.start(fields);
+        break;
+      case 'rows':
+        await writer.rows(masked.length ? event.rows.map((row) => redactRow(row, masked)) : event.rows);
+        break;
+      case 'done':
+        await writer.end(event.command, event.rowCount, fields.length > 0);
+        break;
+      case 'notice':
+        process.stderr.write(`${event.severity}: ${event.message}\n`);
+        break;
+    }
+  }
+}
+
+export function secretIndexes(fields: Field[]): number[] {
+  return fields.flatMap((field, index) => (isSecretColumn(field.name) ? [index] : []));
+}
+
+export function redactRow(row: RawRow, indexes: number[]): RawRow {
+  const copy = row.slice();
+  for (const index of indexes) if (copy[index] !== null) copy[index] = REDACTED_VALUE;
+  return copy;
+}
+
+/** Adds the line/column and a caret excerpt of the whole input to a server error's position. */
+export function withStatementPosition(error: unknown, statement: AnalyzedStatement, sql: string): unknown {
+  if (!(error instanceof CoderdbError) || error.position === undefined || error.detail?.includes('^'))
+    return error;
+  const where = locate(sql, statement.offset + error.position);
+  if (!where) return error;
+  return new CoderdbError(error.kind, error.code, `${error.message} at ${where.label}`, {
+    sqlState: error.sqlState,
+    position: statement.offset + error.position,
+    detail: [error.detail, where.excerpt].filter(Boolean).join('\n'),
+    hint: error.hint,
+    cause: error,
+  });
+}

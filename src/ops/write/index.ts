@@ -1,0 +1,76 @@
+// The write path as one call: plan → (dry run stops) → undo check → confirmation → optional backup →
+// apply. The CLI and library callers provide the confirmation; everything else is decided here.
+
+import { refusedError } from '../../core/errors.js';
+import type { Context } from '../db.js';
+import { type ApplyOptions, type ApplyResult, applyWrite } from './apply.js';
+import { assertUndoable, planWrite, type WritePlan, type WriteRequest } from './plan.js';
+import { findConflicts, refuseConflicts, undoSql } from './undo.js';
+import { readUndoFile } from './undo-file.js';
+
+export type { ApplyResult, WritePlan, WriteRequest };
+export { applyWrite, planWrite };
+
+export interface WriteOptions extends ApplyOptions {
+  dryRun?: boolean;
+  /** Apply statements coderdb cannot undo (DDL, writes to tables without a primary key …). */
+  allowNoUndo?: boolean;
+  /** Shown the plan; resolves true to apply. */
+  confirm: (plan: WritePlan) => Promise<boolean>;
+  /** Runs after confirmation and before the apply (a full backup, for example). */
+  beforeApply?: (plan: WritePlan) => Promise<void>;
+  /** Called with the plan as soon as it exists, before the confirmation. */
+  onPlan?: (plan: WritePlan) => Promise<void> | void;
+}
+
+export interface WriteOutcome {
+  plan: WritePlan;
+  applied?: ApplyResult;
+  /** Why nothing was applied: a dry run, or a plan that changes nothing. */
+  skipped?: 'dry-run' | 'no-change';
+}
+
+export async function performWrite(
+  context: Context,
+  request: WriteRequest,
+  options: WriteOptions,
+): Promise<WriteOutcome> {
+  const plan = await planWrite(context, request);
+  await options.onPlan?.(plan);
+  if (options.dryRun) return { plan, skipped: 'dry-run' };
+  const changes = plan.statements.some(
+    (entry) => entry.statement.effect === 'write' && (entry.rowCount === null || entry.rowCount > 0),
+  );
+  if (!changes) return { plan, skipped: 'no-change' };
+  assertUndoable(plan, options.allowNoUndo ?? false);
+  if (!(await options.confirm(plan))) {
+    throw refusedError('write.declined', 'not applied: the change was not confirmed', {
+      hint: 'nothing was changed',
+    });
+  }
+  await options.beforeApply?.(plan);
+  const applied = await applyWrite(context, plan, options);
+  return { plan, applied };
+}
+
+export interface UndoOptions extends Omit<WriteOptions, 'allowNoUndo'> {
+  /** Restore even rows that changed after the write. */
+  force?: boolean;
+  reason?: string;
+}
+
+/** Restores the before-images saved in an undo file, as a planned and confirmed write. */
+export async function performUndo(
+  context: Context,
+  file: string,
+  options: UndoOptions,
+): Promise<WriteOutcome> {
+  const undo = readUndoFile(file);
+  if (!options.force) refuseConflicts(await findConflicts(context, undo));
+  const sql = undoSql(undo);
+  return performWrite(
+    context,
+    { command: 'undo', sql, reason: options.reason ?? `undo ${file}`, allowAllRows: false },
+    { ...options, allowNoUndo: false },
+  );
+}
