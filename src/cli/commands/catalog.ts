@@ -1,0 +1,120 @@
+// coderdb tables, describe TABLE, db size, db connections: psql's \dt and \d and the runbook's
+// size and activity queries.
+
+import type { Command } from 'commander';
+import type { TableDescription } from '../../ops/catalog.js';
+import { outputFormat, stdout, withContext } from '../shared.js';
+
+export function registerCatalog(program: Command): void {
+  program
+    .command('tables')
+    .description('list tables and views, like psql \\dt (with row estimates and sizes)')
+    .option('--schema <name>', 'only this schema')
+    .option('--no-views', 'tables only')
+    .action(async (flags: { schema?: string; views: boolean }, cmd: Command) => {
+      await read(cmd, async (db) => {
+        const { listTables } = await import('../../ops/catalog.js');
+        return listTables(db, {
+          ...(flags.schema ? { schema: flags.schema } : {}),
+          kinds: flags.views ? ['table', 'view'] : ['table'],
+        });
+      });
+    });
+
+  program
+    .command('describe')
+    .description('show a table or view, like psql \\d: columns, types, defaults, indexes, constraints')
+    .argument('<table>', 'table or view name, optionally schema-qualified')
+    .action(async (table: string, _flags: unknown, cmd: Command) => {
+      const format = outputFormat(cmd);
+      await withContext(cmd, async (context) => {
+        const { withReadSession } = await import('../../ops/db.js');
+        const { describeTable } = await import('../../ops/catalog.js');
+        const description = await withReadSession(context, (db) => describeTable(db, table));
+        await printDescription(description, format);
+      });
+    });
+
+  const db = program.command('db').description('database-wide information');
+  db.command('size')
+    .description('database size and the largest tables')
+    .option('--limit <n>', 'how many tables', '10')
+    .action(async (flags: { limit: string }, cmd: Command) => {
+      const format = outputFormat(cmd);
+      await withContext(cmd, async (context) => {
+        const { withReadSession } = await import('../../ops/db.js');
+        const { databaseSize } = await import('../../ops/catalog.js');
+        const { printSections } = await import('../render.js');
+        const report = await withReadSession(context, (session) =>
+          databaseSize(session, Number(flags.limit)),
+        );
+        await printSections({ database: report.database, tables: report.tables }, format, stdout());
+      });
+    });
+  db.command('connections')
+    .description(
+      "sessions on the database (active ones; --all for idle too), like the runbook's pg_stat_activity query",
+    )
+    .option('--all', 'include idle sessions')
+    .action(async (flags: { all?: boolean }, cmd: Command) => {
+      await read(cmd, async (session) => {
+        const { databaseConnections } = await import('../../ops/catalog.js');
+        return databaseConnections(session, { all: Boolean(flags.all) });
+      });
+    });
+}
+
+type Reader = (db: import('../../ops/db.js').Db) => Promise<import('../../ops/db.js').ResultSet>;
+
+/** Runs one read in a read-only session and prints its result in the chosen format. */
+export async function read(
+  cmd: Command,
+  reader: Reader,
+  options: { showSecrets?: boolean } = {},
+): Promise<void> {
+  const format = outputFormat(cmd);
+  await withContext(cmd, async (context) => {
+    const { withReadSession } = await import('../../ops/db.js');
+    const { printResult } = await import('../render.js');
+    const result = await withReadSession(context, reader);
+    await printResult(result, format, stdout(), options);
+  });
+}
+
+async function printDescription(
+  description: TableDescription,
+  format: import('../../core/output/formats.js').Format,
+) {
+  const { printResult, printSections } = await import('../render.js');
+  const sink = stdout();
+  if (format === 'json') {
+    const { toObjects } = await import('../../ops/db.js');
+    const object = {
+      schema: description.schema,
+      name: description.name,
+      type: description.type,
+      ...(description.updatable === undefined ? {} : { updatable: description.updatable }),
+      columns: toObjects(description.columns),
+      indexes: toObjects(description.indexes),
+      constraints: toObjects(description.constraints),
+      triggers: toObjects(description.triggers),
+      ...(description.viewDefinition ? { definition: description.viewDefinition } : {}),
+    };
+    await sink.write(`${JSON.stringify(object, null, 2)}\n`);
+    return;
+  }
+  if (format !== 'table') {
+    await printResult(description.columns, format, sink);
+    return;
+  }
+  const kind = description.type.charAt(0).toUpperCase() + description.type.slice(1);
+  let title = `${kind} "${description.schema}.${description.name}"`;
+  if (description.updatable === false) title += ' (read-only view: rows cannot be written through it)';
+  await sink.write(`${title}\n`);
+  const sections: Record<string, import('../../ops/db.js').ResultSet> = { Columns: description.columns };
+  if (description.indexes.rows.length) sections.Indexes = description.indexes;
+  if (description.constraints.rows.length) sections.Constraints = description.constraints;
+  if (description.triggers.rows.length) sections.Triggers = description.triggers;
+  await printSections(sections, format, sink);
+  if (description.viewDefinition) await sink.write(`\nView definition:\n${description.viewDefinition}\n`);
+}

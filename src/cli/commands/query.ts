@@ -1,0 +1,94 @@
+// coderdb query: SQL from an argument, -f FILE or stdin, read-only unless --write.
+
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { usageError } from '../../core/errors.js';
+import { globals, outputFormat, stdout, withContext } from '../shared.js';
+import { addWriteFlags, reportOutcome, type WriteFlags, writeOptions } from '../write-flow.js';
+
+interface QueryFlags extends WriteFlags {
+  file?: string;
+  write?: boolean;
+}
+
+export function registerQuery(program: Command): void {
+  const command = program
+    .command('query')
+    .description('run SQL (read-only unless --write); from an argument, -f FILE or stdin')
+    .argument('[sql]', 'the SQL to run; several statements separated by ;')
+    .option('-f, --file <file>', 'read the SQL from a file (- for stdin)')
+    .option('--write', 'allow statements that change data: planned, confirmed, applied in one transaction');
+  addWriteFlags(command, { allowAllRows: true });
+  command.addHelpText(
+    'after',
+    `
+Examples:
+  coderdb query "select id, name from templates where not deleted"
+  coderdb query -f report.sql --format csv > report.csv
+  coderdb query --write --reason "rebrand" "update templates set description = 'x' where id = '…'"`,
+  );
+  command.action(async (sqlArgument: string | undefined, flags: QueryFlags, cmd: Command) => {
+    const sql = await readSql(sqlArgument, flags.file);
+    const format = outputFormat(cmd);
+    await withContext(cmd, async (context) => {
+      const { analyze } = await import('../../sql/guard.js');
+      const statements = await analyze(sql);
+      const writes = statements.some((statement) => statement.effect !== 'read');
+      if (!writes || !flags.write) {
+        const { runAnalyzedRead } = await import('../../ops/query.js');
+        const { createWriter } = await import('../../core/output/formats.js');
+        await runAnalyzedRead(context, sql, statements, createWriter(format, stdout()), {
+          showSecrets: Boolean(globals(cmd).showSecrets),
+        });
+        return;
+      }
+      const { performWrite } = await import('../../ops/write/index.js');
+      const outcome = await performWrite(
+        context,
+        {
+          command: 'query',
+          sql,
+          ...(flags.reason ? { reason: flags.reason } : {}),
+          allowAllRows: Boolean(flags.allowAllRows),
+        },
+        writeOptions(flags, format),
+      );
+      await reportOutcome(outcome, format);
+    });
+  });
+}
+
+async function readSql(argument: string | undefined, file: string | undefined): Promise<string> {
+  if (argument !== undefined && file !== undefined) {
+    throw usageError('query.two-sources', 'give the SQL either as an argument or with -f, not both');
+  }
+  if (argument !== undefined) return argument;
+  if (file !== undefined && file !== '-') return decode(readFileOrFail(file), file);
+  if (file === undefined && process.stdin.isTTY) {
+    throw usageError('query.no-sql', 'no SQL given', {
+      hint: 'pass it as an argument, with -f FILE, or on stdin',
+    });
+  }
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return decode(Buffer.concat(chunks), 'stdin');
+}
+
+function readFileOrFail(file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (error) {
+    throw usageError(
+      'query.file',
+      `cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+    );
+  }
+}
+
+function decode(bytes: Buffer, source: string): string {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw usageError('sql.encoding', `the SQL from ${source} is not valid UTF-8`);
+  }
+}

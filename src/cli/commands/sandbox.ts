@@ -1,0 +1,147 @@
+// coderdb sandbox start|stop|status|env|demo: the local stand-in for the deployment. Only this
+// command loads the sandbox code, and only when it runs.
+
+import type { Command } from 'commander';
+import { Option } from 'commander';
+import { usageError } from '../../core/errors.js';
+import { globals, say, setExitStatus } from '../shared.js';
+
+interface SandboxFlags {
+  engine?: 'pglite' | 'postgres';
+  layout?: 'current' | 'legacy';
+  scenario?: string;
+  scale?: string;
+  realisticPacing?: boolean;
+  dbPort?: string;
+  awsPort?: string;
+  keep?: boolean;
+}
+
+function addStartOptions(command: Command): Command {
+  return command
+    .addOption(
+      new Option('--engine <engine>', 'database engine').choices(['pglite', 'postgres']).default('pglite'),
+    )
+    .addOption(
+      new Option('--layout <layout>', 'Coder schema layout')
+        .choices(['current', 'legacy'])
+        .default('current'),
+    )
+    .option('--scenario <name>', 'start as a broken deployment (see `coderdb sandbox scenarios`)', 'healthy')
+    .option('--scale <n>', 'demo data scale (1 ≈ a small team; 1000 ≈ tens of MB)', '1')
+    .option('--realistic-pacing', 'pace the data channel like the real agent (about 1 MB/s)')
+    .option('--db-port <port>', 'fixed database port (default: a free one)')
+    .option('--aws-port <port>', 'fixed AWS endpoint port (default: a free one)');
+}
+
+function sandboxOptions(flags: SandboxFlags) {
+  const scale = Number(flags.scale ?? 1);
+  if (!Number.isFinite(scale) || scale <= 0)
+    throw usageError('sandbox.scale', '--scale must be a positive number');
+  return {
+    ...(flags.engine ? { engine: flags.engine } : {}),
+    ...(flags.layout ? { layout: flags.layout } : {}),
+    ...(flags.scenario ? { scenario: flags.scenario } : {}),
+    scale,
+    realisticPacing: Boolean(flags.realisticPacing),
+    ...(flags.dbPort ? { dbPort: Number(flags.dbPort) } : {}),
+    ...(flags.awsPort ? { awsPort: Number(flags.awsPort) } : {}),
+  };
+}
+
+const load = () => import('../../../sandbox/index.js');
+
+export function registerSandbox(program: Command): void {
+  const sandbox = program
+    .command('sandbox')
+    .description('a local stand-in for the deployment (PostgreSQL + emulated ECS, SSM, Secrets Manager…)');
+
+  addStartOptions(
+    sandbox.command('start').description('start the sandbox in the background; returns when ready'),
+  ).action(async (flags: SandboxFlags) => {
+    const { start } = await load();
+    const { state, alreadyRunning } = await start(sandboxOptions(flags));
+    say(
+      alreadyRunning
+        ? `The sandbox is already running (pid ${state.pid}).`
+        : `The sandbox is ready (${state.engine}, scenario ${state.scenario}, pid ${state.pid}).`,
+    );
+    say('Use it with --profile sandbox, or: eval "$(coderdb sandbox env)"');
+  });
+
+  addStartOptions(
+    sandbox.command('serve', { hidden: true }).description('run the sandbox in the foreground'),
+  ).action(async (flags: SandboxFlags) => {
+    const { serve } = await load();
+    await serve(sandboxOptions(flags));
+  });
+
+  sandbox
+    .command('stop')
+    .description('stop the sandbox and discard its data')
+    .action(async () => {
+      const { stop } = await load();
+      say((await stop()) ? 'The sandbox has stopped.' : 'The sandbox was not running.');
+    });
+
+  sandbox
+    .command('status')
+    .description('whether the sandbox runs, and where')
+    .action(async (_flags: unknown, cmd: Command) => {
+      const { status } = await load();
+      const state = status();
+      if (globals(cmd).format === 'json') {
+        process.stdout.write(
+          `${JSON.stringify(state ? { running: true, ...state } : { running: false }, null, 2)}\n`,
+        );
+        return;
+      }
+      if (!state) {
+        process.stdout.write('not running (start it with `coderdb sandbox start`)\n');
+        return;
+      }
+      const { redactUrl } = await import('../../core/secret.js');
+      process.stdout.write(
+        [
+          `running     pid ${state.pid} since ${state.startedAt}`,
+          `engine      ${state.engine}`,
+          `scenario    ${state.scenario}`,
+          `database    ${redactUrl(state.databaseUrl)}`,
+          `aws         ${state.awsEndpoint ?? 'not running'}`,
+          `data        ${state.dir}`,
+        ].join('\n') + '\n',
+      );
+    });
+
+  sandbox
+    .command('env')
+    .description(
+      'shell exports that point coderdb and the AWS CLI at the sandbox: eval "$(coderdb sandbox env)"',
+    )
+    .action(async () => {
+      const { envExports } = await load();
+      process.stdout.write(envExports());
+    });
+
+  sandbox
+    .command('scenarios')
+    .description('the broken deployments the sandbox can emulate (--scenario)')
+    .action(async () => {
+      const { scenarioList } = await load();
+      for (const { name, description } of await scenarioList())
+        process.stdout.write(`${name.padEnd(34)} ${description}\n`);
+    });
+
+  addStartOptions(
+    sandbox
+      .command('demo')
+      .description(
+        "walk through the runbook's operations on the sandbox, printing each command and its output",
+      ),
+  )
+    .option('--keep', 'leave the sandbox running afterwards')
+    .action(async (flags: SandboxFlags) => {
+      const { demo } = await load();
+      setExitStatus(await demo({ ...sandboxOptions(flags), keep: Boolean(flags.keep) }));
+    });
+}

@@ -1,0 +1,74 @@
+// The coderdb program: its commands and flags, and the mapping of failures to exit statuses. Each
+// command loads what it needs when it runs, so `coderdb --version` starts as fast as node itself.
+
+import { Command, CommanderError, Option } from 'commander';
+import { registerAdmin } from './commands/admin.js';
+import { registerCatalog } from './commands/catalog.js';
+import { registerCoder } from './commands/coder.js';
+import { registerQuery } from './commands/query.js';
+import { registerSandbox } from './commands/sandbox.js';
+import { reportError } from './errors.js';
+import { takeExitStatus } from './shared.js';
+
+declare const CODERDB_VERSION: string;
+
+export function buildProgram(): Command {
+  const program = new Command('coderdb')
+    .description("Safe, fast access to a Coder deployment's PostgreSQL on AWS")
+    .version(typeof CODERDB_VERSION === 'string' ? CODERDB_VERSION : 'dev', '-V, --version')
+    .option('-p, --profile <name>', 'profile from the config file, or "sandbox" (env CODERDB_PROFILE)')
+    .option('--config <file>', 'config file (default $XDG_CONFIG_HOME/coderdb/config.json)')
+    .option('--url <url>', 'database URL for the direct transport (env CODERDB_URL)')
+    .addOption(
+      new Option('--transport <name>', 'how to reach the database').choices([
+        'direct',
+        'exec',
+        'tunnel',
+        'auto',
+      ]),
+    )
+    .option('--region <region>', 'AWS region (default us-east-1)')
+    .option('--cluster <name>', 'ECS cluster (default coder-cluster)')
+    .option('--service <name>', 'ECS service (default coder-service)')
+    .option('--container <name>', 'container in the task (default coder)')
+    .option('--task <arn|id>', 'use this task instead of discovering one')
+    .option('--secret-id <id>', 'Secrets Manager secret with the database URL (default coder-postgres-url)')
+    .option('--aws-profile <name>', 'AWS profile for credentials (default: the SDK default chain)')
+    .option('--iam-auth', 'RDS IAM authentication: sign a token instead of using the password')
+    .addOption(
+      new Option('-o, --format <format>', 'output format')
+        .choices(['table', 'json', 'csv', 'ndjson'])
+        .default('table'),
+    )
+    .option('--show-secrets', 'print credential columns (password hashes, tokens) instead of redacting them')
+    .showHelpAfterError('(run with --help for usage)')
+    .configureHelp({ sortSubcommands: false, showGlobalOptions: true });
+  program.addHelpText(
+    'after',
+    `
+Exit status: 0 ok, 1 SQL error, 2 usage error, 3 connection or AWS error, 4 refused by a safety
+rule, 5 doctor found a failure, 130 interrupted.
+Try it without AWS: coderdb sandbox demo`,
+  );
+  registerQuery(program);
+  registerCatalog(program);
+  registerCoder(program);
+  registerAdmin(program);
+  registerSandbox(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  program.exitOverride();
+  try {
+    await program.parseAsync(argv);
+    return takeExitStatus();
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Commander has printed its message (or the help/version text).
+      return error.exitCode === 0 ? 0 : 2;
+    }
+    return reportError(error);
+  }
+}

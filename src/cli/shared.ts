@@ -1,0 +1,96 @@
+// What every command needs from the global flags: the effective profile, a context, the output
+// format. Kept free of heavy imports; operations are loaded by the commands that use them.
+
+import type { Command } from 'commander';
+import { type LoadOptions, loadProfile, type Profile, type ProfileOverrides } from '../core/config.js';
+import { usageError } from '../core/errors.js';
+import { FORMATS, type Format } from '../core/output/formats.js';
+import { Sink } from '../core/output/sink.js';
+
+export interface GlobalOptions {
+  profile?: string;
+  config?: string;
+  url?: string;
+  transport?: string;
+  region?: string;
+  cluster?: string;
+  service?: string;
+  container?: string;
+  task?: string;
+  secretId?: string;
+  awsProfile?: string;
+  iamAuth?: boolean;
+  format?: string;
+  showSecrets?: boolean;
+}
+
+export function globals(command: Command): GlobalOptions {
+  return command.optsWithGlobals() as GlobalOptions;
+}
+
+export function profileOptions(options: GlobalOptions): LoadOptions {
+  const overrides: ProfileOverrides = {
+    url: options.url,
+    transport: options.transport,
+    region: options.region,
+    cluster: options.cluster,
+    service: options.service,
+    container: options.container,
+    task: options.task,
+    secretId: options.secretId,
+    awsProfile: options.awsProfile,
+    iamAuth: options.iamAuth,
+  };
+  return {
+    ...(options.profile ? { profile: options.profile } : {}),
+    ...(options.config ? { configFile: options.config } : {}),
+    overrides,
+  };
+}
+
+export function resolveProfile(command: Command): Profile {
+  return loadProfile(profileOptions(globals(command)));
+}
+
+export async function withContext<T>(
+  command: Command,
+  work: (context: import('../context.js').CoderdbContext) => Promise<T>,
+): Promise<T> {
+  const { createContext } = await import('../context.js');
+  const context = createContext({ resolvedProfile: resolveProfile(command) });
+  try {
+    return await work(context);
+  } finally {
+    context.dispose();
+  }
+}
+
+export function outputFormat(command: Command): Format {
+  const format = globals(command).format ?? 'table';
+  if (!(FORMATS as readonly string[]).includes(format)) {
+    throw usageError('cli.format', `unknown format "${format}"`, {
+      hint: `use one of ${FORMATS.join(', ')}`,
+    });
+  }
+  return format as Format;
+}
+
+export const stdout = () => new Sink(process.stdout);
+
+/** Messages for people go to stderr, so stdout carries only results. */
+export function say(message: string): void {
+  process.stderr.write(`${message}\n`);
+}
+
+let exitStatus = 0;
+
+/** For commands whose success is not all-or-nothing (doctor, sandbox demo). */
+export function setExitStatus(code: number): void {
+  exitStatus = code;
+}
+
+export function takeExitStatus(): number {
+  const code = exitStatus;
+  exitStatus = 0;
+  return code;
+}

@@ -1,0 +1,73 @@
+// The write flags every writing command shares (--dry-run, --yes, --reason, --no-undo, --allow-all-rows)
+// and the terminal side of the write path: show the plan, ask for confirmation, report the outcome.
+
+import type { Command } from 'commander';
+import { refusedError } from '../core/errors.js';
+import type { Format } from '../core/output/formats.js';
+import { ask, canPrompt } from '../core/prompt.js';
+import type { WriteOptions, WriteOutcome, WritePlan } from '../ops/write/index.js';
+
+export interface WriteFlags {
+  dryRun?: boolean;
+  yes?: boolean;
+  reason?: string;
+  undo?: boolean;
+  allowAllRows?: boolean;
+}
+
+export function addWriteFlags(command: Command, options: { allowAllRows?: boolean } = {}): Command {
+  command
+    .option('--dry-run', 'show the plan (rows affected, before/after) and stop')
+    .option('-y, --yes', 'apply without asking (needed when there is no terminal)')
+    .option('--reason <text>', 'why the change is made; recorded in the audit log')
+    .option('--no-undo', 'allow statements coderdb cannot undo (DDL, tables without a primary key)');
+  if (options.allowAllRows) command.option('--allow-all-rows', 'allow UPDATE/DELETE without a WHERE clause');
+  return command;
+}
+
+export function writeOptions(flags: WriteFlags, format: Format): WriteOptions {
+  const human = format === 'table';
+  return {
+    dryRun: Boolean(flags.dryRun),
+    allowNoUndo: flags.undo === false,
+    onPlan: async (plan) => {
+      if (!human) return;
+      const { formatPlan } = await import('./render.js');
+      process.stdout.write(`${formatPlan(plan)}\n\n`);
+    },
+    confirm: (plan) => confirmApply(plan, Boolean(flags.yes)),
+  };
+}
+
+async function confirmApply(plan: WritePlan, yes: boolean): Promise<boolean> {
+  if (yes) return true;
+  if (!canPrompt()) {
+    throw refusedError(
+      'write.needs-confirmation',
+      'not applied: the change needs confirmation and there is no terminal',
+      {
+        hint: 'review it with --dry-run, then run again with --yes',
+      },
+    );
+  }
+  const answer = await ask(`Apply this change to database "${plan.database}"? Type yes to commit: `).catch(
+    () => '',
+  );
+  return answer.trim().toLowerCase() === 'yes';
+}
+
+export async function reportOutcome(
+  outcome: WriteOutcome,
+  format: Format,
+  notes: string[] = [],
+): Promise<void> {
+  const { formatOutcome, outcomeJson } = await import('./render.js');
+  if (format === 'table') {
+    process.stdout.write(`${formatOutcome(outcome)}\n`);
+    for (const note of notes) process.stderr.write(`${note}\n`);
+  } else {
+    process.stdout.write(
+      `${JSON.stringify(outcomeJson(outcome), null, format === 'json' ? 2 : undefined)}\n`,
+    );
+  }
+}
