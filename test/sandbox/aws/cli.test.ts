@@ -43,10 +43,18 @@ function aws(...args: string[]): Promise<CliResult> {
     if (value !== undefined) env[name] = value;
   }
   return new Promise((resolve) => {
-    execFile('aws', [...args, '--output', 'json'], { env, timeout: 60_000 }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
-      resolve({ code, stdout, stderr });
-    });
+    // --endpoint-url as well as AWS_ENDPOINT_URL: CLI releases before 1.29/2.13 (Debian 12 ships
+    // 2.9) ignore the variable, and v1 ignores it for `rds` in us-east-1.
+    const endpoint = args.includes('--endpoint-url') ? [] : ['--endpoint-url', t.endpoint.url];
+    execFile(
+      'aws',
+      [...args, ...endpoint, '--output', 'json'],
+      { env, timeout: 60_000 },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
   });
 }
 

@@ -1,0 +1,122 @@
+// Wires the emulated AWS endpoint to the agent side of the data channel: ECS ExecuteCommand and
+// SSM StartSession open sessions on the agent, WebSocket upgrades on the same port reach it, and
+// /_sandbox/faults lets tests inject faults into sessions. The "container" the agent runs commands
+// in sees CODER_PG_CONNECTION_URL pointing at the sandbox database, like the real task.
+
+import { existsSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { delimiter, join } from 'node:path';
+import { paths } from '../src/core/paths.js';
+import { type Agent, createAgent, type FaultPlan } from './agent/index.js';
+import { startAwsEndpoint } from './aws/server.js';
+import type { SandboxOptions } from './daemon.js';
+import type { RunningDatabase } from './engines/types.js';
+
+export interface AwsSide {
+  url: string;
+  agent: Agent;
+  close(): Promise<void>;
+}
+
+export async function startAwsSide(database: RunningDatabase, options: SandboxOptions): Promise<AwsSide> {
+  const scenario = options.scenario ?? 'healthy';
+  const { decryptDataKey } = await import('./aws/server.js');
+  const agent = createAgent({
+    container: containerFor(database, scenario.split('+').includes('psql-missing')),
+    decryptDataKey,
+    pacing: options.realisticPacing ? 'realistic' : 'none',
+  });
+  const endpoint = await startAwsEndpoint({
+    databaseUrl: database.url,
+    broker: agent.broker,
+    onUpgrade: (req, socket, head) => agent.handleUpgrade(req, socket, head),
+    control: (req, res) => controlRoute(agent, req, res),
+    scenario,
+    ...(options.awsPort ? { port: options.awsPort } : {}),
+  });
+  agent.setPublicUrl(endpoint.url);
+  return {
+    url: endpoint.url,
+    agent,
+    async close() {
+      await endpoint.close();
+      await agent.close();
+    },
+  };
+}
+
+/** The task's environment: the database URL as Coder has it, and psql on the PATH or not. */
+function containerFor(database: RunningDatabase, withoutPsql: boolean) {
+  const home = join(paths.sandboxDir(), 'container-home');
+  mkdirSync(home, { recursive: true });
+  const path = withoutPsql ? [binWithoutPsql()] : (process.env.PATH ?? '/usr/bin:/bin').split(delimiter);
+  return {
+    env: { CODER_PG_CONNECTION_URL: database.url, HOME: home, PSQLRC: '/dev/null' },
+    path,
+    cwd: home,
+  };
+}
+
+/** A bin directory like the official Coder image's: a shell and busybox-style tools, no psql. */
+function binWithoutPsql(): string {
+  const dir = join(paths.sandboxDir(), 'bin-without-psql');
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const tools = [
+    'sh',
+    'bash',
+    'base64',
+    'cat',
+    'env',
+    'printf',
+    'stty',
+    'head',
+    'tail',
+    'tr',
+    'gzip',
+    'ls',
+    'echo',
+  ];
+  for (const tool of tools) {
+    const source = ['/usr/bin', '/bin']
+      .map((bin) => join(bin, tool))
+      .find((candidate) => existsSync(candidate));
+    if (source) symlinkSync(source, join(dir, tool));
+  }
+  return dir;
+}
+
+async function controlRoute(agent: Agent, req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+  const url = new URL(req.url ?? '/', 'http://sandbox');
+  if (url.pathname !== '/_sandbox/faults') return false;
+  if (req.method === 'POST') {
+    const body = await readJson(req);
+    const sessionId = url.searchParams.get('session') ?? undefined;
+    agent.faults.set(body as FaultPlan, sessionId);
+    res.writeHead(204).end();
+  } else if (req.method === 'DELETE') {
+    agent.faults.clear(url.searchParams.get('session') ?? undefined);
+    res.writeHead(204).end();
+  } else if (req.method === 'GET') {
+    const sessionId = url.searchParams.get('session');
+    const body = sessionId
+      ? { fired: agent.faults.fired(sessionId), stats: agent.stats(sessionId) ?? null }
+      : {};
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+  } else {
+    res.writeHead(405).end();
+  }
+  return true;
+}
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > 64 * 1024) throw new Error('request too large');
+    chunks.push(chunk as Buffer);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  return text ? JSON.parse(text) : {};
+}

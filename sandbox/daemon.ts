@@ -1,0 +1,199 @@
+// The sandbox's life cycle. `serve` runs everything in the foreground (database engine, emulated
+// AWS endpoint, agent side of the data channel) and publishes a state file once it is all ready;
+// `start` launches `serve` in the background and returns when the state file says ready; `stop`
+// ends it. Tests and scripts use start/stop; the state file is the only thing the rest of coderdb
+// reads.
+
+import { spawn } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CoderdbError, usageError } from '../src/core/errors.js';
+import { paths } from '../src/core/paths.js';
+import { readSandboxState, type SandboxState } from '../src/core/sandbox-state.js';
+import type { RunningDatabase } from './engines/types.js';
+import { fixtureSql, LAYOUTS, type Layout } from './fixture/index.js';
+
+export interface SandboxOptions {
+  engine?: 'pglite' | 'postgres';
+  layout?: Layout;
+  scenario?: string;
+  /** Demo data scale (1 = a small realistic deployment). */
+  scale?: number;
+  /** Pace the data channel like the real agent (1 KiB messages, ~1 ms apart). */
+  realisticPacing?: boolean;
+  /** Fixed ports, for reproducible `sandbox env` output; random free ports by default. */
+  dbPort?: number;
+  awsPort?: number;
+}
+
+const START_TIMEOUT_MS = 120_000;
+const STOP_TIMEOUT_MS = 15_000;
+
+/** Runs the sandbox in this process until SIGTERM/SIGINT. Resolves when it has stopped. */
+export async function serve(options: SandboxOptions): Promise<void> {
+  const layout = options.layout ?? 'current';
+  if (!LAYOUTS.includes(layout)) throw usageError('sandbox.layout', `unknown layout "${layout}"`);
+  const dir = paths.sandboxDir();
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const database = await startDatabase(options, layout);
+  const closers: (() => Promise<void>)[] = [() => database.close()];
+  let awsEndpoint: string | undefined;
+  try {
+    const aws = await startAwsSide(database, options);
+    closers.unshift(aws.close);
+    awsEndpoint = aws.url;
+  } catch (error) {
+    await Promise.allSettled(closers.map((close) => close()));
+    throw error;
+  }
+  const state: SandboxState = {
+    pid: process.pid,
+    engine: database.engine,
+    databaseUrl: database.url,
+    ...(awsEndpoint ? { awsEndpoint } : {}),
+    region: 'us-east-1',
+    scenario: options.scenario ?? 'healthy',
+    startedAt: new Date().toISOString(),
+    dir,
+  };
+  writeStateFile(state);
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+  rmSync(paths.sandboxState(), { force: true });
+  await Promise.allSettled(closers.map((close) => close()));
+}
+
+async function startDatabase(options: SandboxOptions, layout: Layout): Promise<RunningDatabase> {
+  const fixture = fixtureSql(layout, { scale: options.scale ?? 1 });
+  if (options.engine === 'postgres') {
+    const { startPostgresEngine } = await import('./engines/postgres.js');
+    return startPostgresEngine({ fixture, ...(options.dbPort ? { port: options.dbPort } : {}) });
+  }
+  const { startPglite } = await import('./engines/pglite.js');
+  return startPglite({
+    fixture,
+    cacheDir: paths.cacheDir(),
+    ...(options.dbPort ? { port: options.dbPort } : {}),
+  });
+}
+
+async function startAwsSide(database: RunningDatabase, options: SandboxOptions) {
+  const { startAwsSide: start } = await import('./aws-side.js');
+  return start(database, options);
+}
+
+function writeStateFile(state: SandboxState): void {
+  const file = paths.sandboxState();
+  const temporary = `${file}.${process.pid}.tmp`;
+  writeFileSync(temporary, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
+  renameSync(temporary, file);
+}
+
+export interface StartResult {
+  state: SandboxState;
+  alreadyRunning: boolean;
+}
+
+/** Starts `coderdb sandbox serve` in the background and waits until it is ready. */
+export async function start(options: SandboxOptions, cliPath = process.argv[1]!): Promise<StartResult> {
+  const running = readSandboxState();
+  if (running) return { state: running, alreadyRunning: true };
+  const dir = paths.sandboxDir();
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const logFile = join(dir, 'sandbox.log');
+  const log = openSync(logFile, 'w', 0o600);
+  const args = [cliPath, 'sandbox', 'serve', ...serveArgs(options)];
+  const child = spawn(process.execPath, args, {
+    detached: true,
+    stdio: ['ignore', log, log],
+    env: process.env,
+  });
+  closeSync(log);
+  let exited: number | null = null;
+  child.once('exit', (code) => {
+    exited = code ?? 1;
+  });
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  try {
+    while (Date.now() < deadline) {
+      const state = readSandboxState();
+      if (state && state.pid === child.pid) return { state, alreadyRunning: false };
+      if (exited !== null) {
+        throw new CoderdbError(
+          'connection',
+          'sandbox.failed',
+          `the sandbox did not start: ${lastLines(logFile)}`,
+          {
+            hint: `see ${logFile}`,
+          },
+        );
+      }
+      await sleep(50);
+    }
+    child.kill('SIGKILL');
+    throw new CoderdbError(
+      'connection',
+      'sandbox.timeout',
+      `the sandbox was not ready within ${START_TIMEOUT_MS / 1000} s`,
+      {
+        hint: `see ${logFile}`,
+      },
+    );
+  } finally {
+    child.unref();
+  }
+}
+
+function serveArgs(options: SandboxOptions): string[] {
+  const args: string[] = [];
+  if (options.engine) args.push('--engine', options.engine);
+  if (options.layout) args.push('--layout', options.layout);
+  if (options.scenario) args.push('--scenario', options.scenario);
+  if (options.scale) args.push('--scale', String(options.scale));
+  if (options.realisticPacing) args.push('--realistic-pacing');
+  if (options.dbPort) args.push('--db-port', String(options.dbPort));
+  if (options.awsPort) args.push('--aws-port', String(options.awsPort));
+  return args;
+}
+
+/** Stops a running sandbox; false when none was running. */
+export async function stop(): Promise<boolean> {
+  const state = readSandboxState();
+  if (!state) {
+    rmSync(paths.sandboxState(), { force: true });
+    return false;
+  }
+  process.kill(state.pid, 'SIGTERM');
+  const deadline = Date.now() + STOP_TIMEOUT_MS;
+  while (Date.now() < deadline && alive(state.pid)) await sleep(50);
+  if (alive(state.pid)) process.kill(state.pid, 'SIGKILL');
+  rmSync(paths.sandboxState(), { force: true });
+  return true;
+}
+
+export function status(): SandboxState | undefined {
+  return readSandboxState();
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function lastLines(file: string): string {
+  try {
+    const lines = readFileSync(file, 'utf8').trim().split('\n');
+    return lines.slice(-3).join(' | ') || 'no output';
+  } catch {
+    return 'no output';
+  }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -1,0 +1,147 @@
+// `coderdb sandbox demo`: the runbook, step by step, done with coderdb against the sandbox. Each
+// step prints the runbook's way, the coderdb command, and the command's real output, so the demo
+// doubles as an end-to-end check of the CLI.
+
+import { AuditLog } from '../src/core/audit.js';
+import { ExitCode } from '../src/core/errors.js';
+import { type SandboxOptions, start, stop } from './daemon.js';
+import { STARTER_DESCRIPTION } from './fixture/index.js';
+
+interface Step {
+  title: string;
+  runbook: string;
+  args: string[];
+  /** Exit status the step must end with (a refused write is part of the demo). */
+  expect?: number;
+}
+
+const REBRANDED = STARTER_DESCRIPTION.replace('Coder', 'Workbench');
+
+function steps(): Step[] {
+  const sandbox = ['--profile', 'sandbox'];
+  return [
+    { title: 'List the tables', runbook: 'psql: \\dt', args: [...sandbox, 'tables', '--no-views'] },
+    { title: 'Show a table', runbook: 'psql: \\d templates', args: [...sandbox, 'describe', 'templates'] },
+    {
+      title: 'Find templates that mention Coder',
+      runbook: "SELECT id, name, description FROM templates WHERE description LIKE '%Coder%'",
+      args: [...sandbox, 'templates', 'search', 'Coder'],
+    },
+    {
+      title: 'List users (no password hashes)',
+      runbook: 'SELECT id, username, email, created_at FROM users',
+      args: [...sandbox, 'users', 'list'],
+    },
+    {
+      title: 'Workspaces per template (deleted ones excluded)',
+      runbook: 'SELECT t.name, COUNT(w.id) … LEFT JOIN workspaces w … GROUP BY t.id, t.name',
+      args: [...sandbox, 'workspaces', 'count'],
+    },
+    {
+      title: 'A write without --write is refused before it is sent',
+      runbook: 'UPDATE templates SET description = … (straight to production)',
+      args: [...sandbox, 'query', "UPDATE templates SET description = 'oops'"],
+      expect: ExitCode.refused,
+    },
+    {
+      title: 'Plan the rebrand: rows affected, before → after, rolled back',
+      runbook: `UPDATE templates SET description = '${REBRANDED}', updated_at = NOW() WHERE description = '${STARTER_DESCRIPTION}'`,
+      args: [
+        ...sandbox,
+        'templates',
+        'replace-description',
+        '--from',
+        STARTER_DESCRIPTION,
+        '--to',
+        REBRANDED,
+        '--exact',
+        '--dry-run',
+      ],
+    },
+    {
+      title: 'Apply it: one transaction, undo file, audit log',
+      runbook: '(no plan, no backup, no record)',
+      args: [
+        ...sandbox,
+        'templates',
+        'replace-description',
+        '--from',
+        STARTER_DESCRIPTION,
+        '--to',
+        REBRANDED,
+        '--exact',
+        '--yes',
+        '--reason',
+        'rebrand to Workbench (demo)',
+      ],
+    },
+    { title: 'The audit log', runbook: '(none)', args: [...sandbox, 'audit', '--limit', '4'] },
+    {
+      title: 'Database size and largest tables',
+      runbook: "SELECT pg_size_pretty(pg_database_size('coder')) …",
+      args: [...sandbox, 'db', 'size', '--limit', '5'],
+    },
+    {
+      title: 'Active connections',
+      runbook: "SELECT pid, usename, … FROM pg_stat_activity WHERE datname = 'coder' AND state = 'active'",
+      args: [...sandbox, 'db', 'connections'],
+    },
+  ];
+}
+
+export async function demo(options: SandboxOptions & { keep?: boolean }): Promise<number> {
+  const { main } = await import('../src/cli/program.js');
+  const out = (text: string) => process.stdout.write(`${text}\n`);
+  out('Starting the sandbox (embedded PostgreSQL + emulated AWS)…');
+  const { state, alreadyRunning } = await start(options);
+  out(`Sandbox ready: ${state.engine}, scenario ${state.scenario}.\n`);
+  let failures = 0;
+  try {
+    const all = steps();
+    for (const [index, step] of all.entries()) {
+      failures += (await runStep(main, index + 1, step)) ? 0 : 1;
+      if (step.title.startsWith('Apply')) {
+        const undoFile = new AuditLog().read().findLast((entry) => entry.undoFile)?.undoFile;
+        if (undoFile) {
+          const undo: Step = {
+            title: 'Undo it from the undo file',
+            runbook: '(restore from a backup, by hand)',
+            args: ['--profile', 'sandbox', 'undo', undoFile, '--yes'],
+          };
+          failures += (await runStep(main, `${index + 1}b`, undo)) ? 0 : 1;
+        }
+      }
+    }
+  } finally {
+    if (!alreadyRunning && !options.keep) {
+      await stop();
+      out('\nThe sandbox has stopped (run with --keep to leave it running).');
+    }
+  }
+  out(
+    failures === 0
+      ? '\nDemo complete: every step behaved as expected.'
+      : `\nDemo finished with ${failures} unexpected result(s).`,
+  );
+  return failures === 0 ? 0 : 1;
+}
+
+async function runStep(
+  main: (argv: string[]) => Promise<number>,
+  number: number | string,
+  step: Step,
+): Promise<boolean> {
+  const out = (text: string) => process.stdout.write(`${text}\n`);
+  out(`\n━━ ${number}. ${step.title}`);
+  out(`   runbook: ${step.runbook}`);
+  out(`   $ coderdb ${step.args.map(shellQuote).join(' ')}\n`);
+  const code = await main(['node', 'coderdb', ...step.args]);
+  const expected = step.expect ?? 0;
+  if (code !== expected) out(`   ✗ exit status ${code}, expected ${expected}`);
+  else if (expected !== 0) out(`   ✓ exit status ${code}, as expected`);
+  return code === expected;
+}
+
+function shellQuote(arg: string): string {
+  return /^[\w./=:@-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, "'\\''")}'`;
+}
