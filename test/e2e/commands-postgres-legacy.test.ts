@@ -1,0 +1,3 @@
+import { commandSuite } from './commands-suite.js';
+
+commandSuite({ engine: 'postgres', layout: 'legacy' });
