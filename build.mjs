@@ -1,13 +1,14 @@
 // Bundles the CLI, the library and the sandbox into dist/ with esbuild.
 // Dependencies stay external (they are installed beside us); our own code is bundled so that
-// start-up reads a handful of files instead of hundreds. Splitting keeps the sandbox and the AWS
-// code in chunks that only load when a command needs them.
-import { chmod, rm } from 'node:fs/promises';
+// start-up reads a handful of files instead of hundreds. Splitting keeps the sandbox, the parser
+// and the AWS code in chunks that only load when a command needs them.
+import { chmod, readFile, rm } from 'node:fs/promises';
 import { build } from 'esbuild';
 
+const { version } = JSON.parse(await readFile('package.json', 'utf8'));
 await rm('dist', { recursive: true, force: true });
 await build({
-  entryPoints: { cli: 'src/cli/main.ts', index: 'src/index.ts', sandbox: 'sandbox/index.ts' },
+  entryPoints: { cli: 'src/cli/main.ts', index: 'src/index.ts' },
   outdir: 'dist',
   bundle: true,
   splitting: true,
@@ -18,5 +19,6 @@ await build({
   chunkNames: 'chunks/[name]-[hash]',
   logLevel: 'warning',
   legalComments: 'none',
+  define: { CODERDB_VERSION: JSON.stringify(version) },
 });
 await chmod('dist/cli.js', 0o755);

@@ -3,8 +3,7 @@
 
 import { AwsSession } from './aws/session.js';
 import { AuditLog } from './core/audit.js';
-import { type LoadOptions, loadProfile, type Profile } from './core/config.js';
-import { usageError } from './core/errors.js';
+import { type LoadOptions, loadProfile, type Profile, type TransportName } from './core/config.js';
 import type { Context } from './ops/db.js';
 import { directTransport } from './transport/direct.js';
 import { resolveDirectTarget } from './transport/resolve.js';
@@ -39,16 +38,33 @@ export function createContext(options: ContextOptions = {}): CoderdbContext {
 export function createTransport(profile: Profile, aws: AwsSession): Transport {
   switch (profile.transport) {
     case 'direct':
-    case 'auto':
       return directTransport({ target: () => resolveDirectTarget(profile, aws) });
     case 'exec':
+      return lazyTransport('exec', async () =>
+        (await import('./transport/exec/index.js')).execTransport(profile, aws),
+      );
     case 'tunnel':
-      throw usageError(
-        'transport.unavailable',
-        `the ${profile.transport} transport is not available in this build`,
-        {
-          hint: 'use --transport direct',
-        },
+      return lazyTransport('tunnel', async () =>
+        (await import('./transport/tunnel.js')).tunnelTransport(profile, aws),
+      );
+    case 'auto':
+      return lazyTransport('auto', async () =>
+        (await import('./transport/auto.js')).autoTransport(profile, aws),
       );
   }
+}
+
+/** A transport whose implementation is loaded on first use, so unused transports cost nothing. */
+function lazyTransport(name: TransportName, load: () => Promise<Transport>): Transport {
+  let loaded: Promise<Transport> | undefined;
+  let current: Transport | undefined;
+  return {
+    name,
+    describe: () => current?.describe() ?? `${name} transport`,
+    async open(options) {
+      loaded ??= load();
+      current = await loaded;
+      return current.open(options);
+    },
+  };
 }

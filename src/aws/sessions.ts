@@ -39,7 +39,8 @@ export async function openExecChannel(
   command: string,
   options: ExecChannelOptions = {},
 ): Promise<DataChannel> {
-  const kmsKeyId = options.kmsKeyId === undefined ? await execKmsKey(aws, profile) : (options.kmsKeyId ?? undefined);
+  const kmsKeyId =
+    options.kmsKeyId === undefined ? await execKmsKey(aws, profile) : (options.kmsKeyId ?? undefined);
   const { ExecuteCommandCommand } = await awsModule('ecs');
   let session: { sessionId?: string; streamUrl?: string; tokenValue?: string } | undefined;
   try {
@@ -94,7 +95,11 @@ export async function openPortChannel(
       }),
     );
   } catch (error) {
-    throw fromAwsError(error, 'ssm:StartSession', `${target.ssmTarget}, document AWS-StartPortForwardingSessionToRemoteHost`);
+    throw fromAwsError(
+      error,
+      'ssm:StartSession',
+      `${target.ssmTarget}, document AWS-StartPortForwardingSessionToRemoteHost`,
+    );
   }
   if (!answer.SessionId || !answer.StreamUrl || !answer.TokenValue) {
     throw connectionError('tunnel.no-session', 'SSM StartSession returned no session');
@@ -137,14 +142,22 @@ function explainExecFailure(error: unknown, target: TaskTarget) {
   const name = (error as { name?: string }).name ?? '';
   const message = (error as Error).message ?? '';
   if (name === 'TargetNotConnectedException') {
-    return connectionError('exec.target-not-connected', `the ECS Exec agent in task ${target.taskId} cannot be reached: ${message}`, {
-      hint: 'the task role needs ssmmessages:* and a route to SSM; run `coderdb doctor`',
-    });
+    return connectionError(
+      'exec.target-not-connected',
+      `the ECS Exec agent in task ${target.taskId} cannot be reached: ${message}`,
+      {
+        hint: 'the task role needs ssmmessages:* and a route to SSM; run `coderdb doctor`',
+      },
+    );
   }
   if (/InvalidParameter/.test(name) && /execute command/i.test(message)) {
-    return connectionError('exec.not-enabled', `ECS Exec is not enabled for task ${target.taskId}: ${message}`, {
-      hint: 'aws ecs update-service --enable-execute-command --force-new-deployment; run `coderdb doctor`',
-    });
+    return connectionError(
+      'exec.not-enabled',
+      `ECS Exec is not enabled for task ${target.taskId}: ${message}`,
+      {
+        hint: 'aws ecs update-service --enable-execute-command --force-new-deployment; run `coderdb doctor`',
+      },
+    );
   }
   return fromAwsError(error, 'ecs:ExecuteCommand', `task ${target.taskId}, container ${target.container}`);
 }

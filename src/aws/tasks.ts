@@ -30,7 +30,11 @@ export function taskIdOf(taskArn: string): string {
 }
 
 /** The task to use: --task if given, else a running task of the service that can be exec'd into. */
-export async function findTask(aws: AwsSession, profile: Profile, options: DiscoveryOptions = {}): Promise<TaskTarget> {
+export async function findTask(
+  aws: AwsSession,
+  profile: Profile,
+  options: DiscoveryOptions = {},
+): Promise<TaskTarget> {
   const ecs = await aws.ecs();
   const { ListTasksCommand, DescribeTasksCommand } = await awsModule('ecs');
   aws.noteIdentity();
@@ -40,7 +44,11 @@ export async function findTask(aws: AwsSession, profile: Profile, options: Disco
   } else {
     try {
       const listed = await ecs.send(
-        new ListTasksCommand({ cluster: profile.cluster, serviceName: profile.service, desiredStatus: 'RUNNING' }),
+        new ListTasksCommand({
+          cluster: profile.cluster,
+          serviceName: profile.service,
+          desiredStatus: 'RUNNING',
+        }),
       );
       taskArns = listed.taskArns ?? [];
     } catch (error) {
@@ -50,7 +58,8 @@ export async function findTask(aws: AwsSession, profile: Profile, options: Disco
   }
   let tasks: Task[];
   try {
-    tasks = (await ecs.send(new DescribeTasksCommand({ cluster: profile.cluster, tasks: taskArns }))).tasks ?? [];
+    tasks =
+      (await ecs.send(new DescribeTasksCommand({ cluster: profile.cluster, tasks: taskArns }))).tasks ?? [];
   } catch (error) {
     throw fromAwsError(error, 'ecs:DescribeTasks', profile.cluster);
   }
@@ -117,14 +126,22 @@ function clusterName(clusterArnOrName: string): string {
 function explainListFailure(error: unknown, profile: Profile) {
   const name = (error as { name?: string }).name;
   if (name === 'ClusterNotFoundException') {
-    return connectionError('task.no-cluster', `ECS cluster "${profile.cluster}" was not found in ${profile.region}`, {
-      hint: 'check --cluster and --region; run `coderdb doctor`',
-    });
+    return connectionError(
+      'task.no-cluster',
+      `ECS cluster "${profile.cluster}" was not found in ${profile.region}`,
+      {
+        hint: 'check --cluster and --region; run `coderdb doctor`',
+      },
+    );
   }
   if (name === 'ServiceNotFoundException') {
-    return connectionError('task.no-service', `ECS service "${profile.service}" was not found in cluster ${profile.cluster}`, {
-      hint: 'check --service; run `coderdb doctor`',
-    });
+    return connectionError(
+      'task.no-service',
+      `ECS service "${profile.service}" was not found in cluster ${profile.cluster}`,
+      {
+        hint: 'check --service; run `coderdb doctor`',
+      },
+    );
   }
   return fromAwsError(error, 'ecs:ListTasks', profile.cluster);
 }
@@ -135,7 +152,9 @@ async function noRunningTask(aws: AwsSession, profile: Profile) {
   const { DescribeServicesCommand, ListTasksCommand, DescribeTasksCommand } = await awsModule('ecs');
   let detail = '';
   try {
-    const services = await ecs.send(new DescribeServicesCommand({ cluster: profile.cluster, services: [profile.service] }));
+    const services = await ecs.send(
+      new DescribeServicesCommand({ cluster: profile.cluster, services: [profile.service] }),
+    );
     const service = services.services?.[0];
     if (!service) {
       detail = `service ${profile.service} does not exist in cluster ${profile.cluster}`;
@@ -143,11 +162,17 @@ async function noRunningTask(aws: AwsSession, profile: Profile) {
       detail = `service ${profile.service} is scaled to 0 tasks`;
     } else {
       const stopped = await ecs.send(
-        new ListTasksCommand({ cluster: profile.cluster, serviceName: profile.service, desiredStatus: 'STOPPED' }),
+        new ListTasksCommand({
+          cluster: profile.cluster,
+          serviceName: profile.service,
+          desiredStatus: 'STOPPED',
+        }),
       );
       const last = stopped.taskArns?.[0];
       if (last) {
-        const described = await ecs.send(new DescribeTasksCommand({ cluster: profile.cluster, tasks: [last] }));
+        const described = await ecs.send(
+          new DescribeTasksCommand({ cluster: profile.cluster, tasks: [last] }),
+        );
         const reason = described.tasks?.[0]?.stoppedReason;
         detail = `service ${profile.service} wants ${service.desiredCount} task(s) but none is running${reason ? `; the last one stopped: ${reason}` : ''}`;
       } else {
