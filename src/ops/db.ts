@@ -63,6 +63,11 @@ export class Db {
     return this.session.transport;
   }
 
+  /** Whether COPY … TO STDOUT data streams through (see DbSession.copyOut). */
+  get copyOut(): boolean {
+    return Boolean(this.session.copyOut);
+  }
+
   async beginTransaction(): Promise<void> {
     if (this.mode === 'read') {
       await this.run('BEGIN TRANSACTION READ ONLY');

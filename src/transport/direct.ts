@@ -1,16 +1,15 @@
 // The direct transport: node-postgres straight to the database (or to the local end of a tunnel).
-// Rows are pulled through a portal in batches, so a result of any size streams in bounded memory,
-// and values stay in PostgreSQL's text format so that every transport prints the same thing.
+// Rows stream in batches with back-pressure, so a result of any size takes bounded memory, and
+// values stay in PostgreSQL's text format so that every transport prints the same thing.
 
 import pg from 'pg';
-import Cursor from 'pg-cursor';
 import type { TransportName } from '../core/config.js';
 import { type Field, type RawRow, typeFromOid } from '../core/pgtypes.js';
 import { fromPgError } from './pg-errors.js';
 import { describeTarget, type PgTarget, toClientConfig } from './pg-url.js';
 import type { DbSession, OpenOptions, QueryEvent, ServerInfo, Transport } from './types.js';
 
-const BATCH_ROWS = 2000;
+const BATCH_ROWS = 1000;
 const CLOSE_TIMEOUT_MS = 5000;
 
 /** Every value arrives as the server's text; parsing is left to the output layer. */
@@ -85,8 +84,17 @@ async function connectClient(config: pg.ClientConfig): Promise<pg.Client> {
   return client;
 }
 
+/** Rows buffered for a slow consumer before the socket is paused (TCP then slows the server). */
+const HIGH_WATER_ROWS = 8192;
+const COPY_BLOCK_BYTES = 64 * 1024;
+
+/** Copy blocks remember how many protocol messages they hold, for the high-water accounting. */
+type QueuedEvent = Exclude<QueryEvent, { kind: 'copy' }> | { kind: 'copy'; data: Buffer; messages: number };
+
 class PgSession implements DbSession {
+  readonly copyOut = true;
   readonly #notices: QueryEvent[] = [];
+  #broken: Error | undefined;
 
   constructor(
     private readonly client: pg.Client,
@@ -103,34 +111,42 @@ class PgSession implements DbSession {
     });
   }
 
+  /**
+   * The server streams the whole result (simple query protocol) while we consume it, so producing
+   * and consuming overlap; when we fall behind, the socket is paused and TCP flow control holds the
+   * server back. Memory stays bounded by HIGH_WATER_ROWS.
+   */
   async *execute(sql: string): AsyncGenerator<QueryEvent> {
-    const cursor = this.client.query(new Cursor(sql, undefined, { rowMode: 'array', types: RAW_TEXT }));
-    let sentFields = false;
-    let finished = false;
+    if (this.#broken) throw fromPgError(this.#broken, this.where);
+    const stream = new RowStream(sql);
+    const socket = (this.client as unknown as { connection: { stream: NodeJS.ReadableStream } }).connection
+      .stream;
+    stream.onPressure = (high) => (high ? socket.pause() : socket.resume());
+    this.client.query(stream);
+    let completed = false;
     try {
-      while (!finished) {
-        let rows: RawRow[];
-        try {
-          rows = (await cursor.read(BATCH_ROWS)) as RawRow[];
-        } catch (error) {
-          finished = true;
-          throw fromPgError(error, this.where);
-        }
+      for (;;) {
+        const event = await stream.next();
         yield* this.#drainNotices();
-        const result = (cursor as unknown as { _result: pg.QueryResult })._result;
-        if (!sentFields && result.fields.length > 0) {
-          sentFields = true;
-          yield { kind: 'fields', fields: result.fields.map(toField) };
+        if (event === undefined) break;
+        if (event instanceof Error) {
+          completed = true;
+          throw fromPgError(event, this.where);
         }
-        if (rows.length > 0) yield { kind: 'rows', rows };
-        if ((cursor as unknown as { state: string }).state === 'done' || rows.length === 0) {
-          finished = true;
-          yield* this.#drainNotices();
-          yield { kind: 'done', command: result.command ?? '', rowCount: result.rowCount ?? null };
-        }
+        yield event;
       }
+      completed = true;
+      yield* this.#drainNotices();
     } finally {
-      if (!finished) await cursor.close().catch(() => undefined);
+      socket.resume();
+      if (!completed) {
+        // The consumer stopped early: the rest of the result is still on its way and the protocol
+        // has no way to skip it, so this connection cannot be reused.
+        this.#broken = new Error('the previous result was abandoned');
+        (
+          this.client as unknown as { connection: { stream: { destroy(): void } } }
+        ).connection.stream.destroy();
+      }
     }
   }
 
@@ -145,6 +161,133 @@ class PgSession implements DbSession {
     });
     await Promise.race([this.client.end().catch(() => undefined), timeout]);
     clearTimeout(timer);
+  }
+}
+
+/**
+ * A node-postgres Submittable for one statement over the simple query protocol that hands rows over
+ * as a queue of events instead of collecting them: `fields` once, `rows` in batches, `done` with
+ * the command tag, or an Error. The client calls the handle* methods as messages arrive.
+ */
+class RowStream implements pg.Submittable {
+  onPressure: (high: boolean) => void = () => undefined;
+  #queue: (QueuedEvent | Error)[] = [];
+  #batch: RawRow[] = [];
+  #copy: Buffer[] = [];
+  #copyBytes = 0;
+  #buffered = 0;
+  #paused = false;
+  #ended = false;
+  #wake: (() => void) | undefined;
+
+  constructor(private readonly text: string) {}
+
+  submit(connection: { query(text: string): void }): void {
+    connection.query(this.text);
+  }
+
+  handleRowDescription(message: { fields: pg.FieldDef[] }): void {
+    this.#flushBatch();
+    this.#push({ kind: 'fields', fields: message.fields.map(toField) });
+  }
+
+  handleDataRow(message: { fields: (string | null)[] }): void {
+    this.#batch.push(message.fields);
+    this.#buffered += 1;
+    if (this.#batch.length >= BATCH_ROWS) this.#flushBatch();
+    if (!this.#paused && this.#buffered >= HIGH_WATER_ROWS) {
+      this.#paused = true;
+      this.onPressure(true);
+    }
+  }
+
+  handleCommandComplete(message: { text: string }): void {
+    this.#flushBatch();
+    const [command = '', ...rest] = message.text.split(' ');
+    const count = Number(rest.at(-1));
+    this.#push({ kind: 'done', command, rowCount: rest.length > 0 && Number.isFinite(count) ? count : null });
+  }
+
+  /** COPY sends one message per row; they are passed on in blocks of about 64 KiB. */
+  handleCopyData(message: { chunk: Buffer }): void {
+    this.#copy.push(message.chunk);
+    this.#copyBytes += message.chunk.length;
+    this.#buffered += 1;
+    if (this.#copyBytes >= COPY_BLOCK_BYTES) this.#flushBatch();
+    if (!this.#paused && this.#buffered >= HIGH_WATER_ROWS) {
+      this.#paused = true;
+      this.onPressure(true);
+    }
+  }
+
+  handleEmptyQuery(): void {
+    this.#push({ kind: 'done', command: '', rowCount: null });
+  }
+
+  handleError(error: Error): void {
+    this.#batch = [];
+    this.#push(error);
+  }
+
+  handleReadyForQuery(): void {
+    this.#flushBatch();
+    this.#ended = true;
+    this.#wakeUp();
+  }
+
+  /** The next event, or undefined when the statement is over. */
+  async next(): Promise<QueuedEvent | Error | undefined> {
+    for (;;) {
+      const event = this.#queue.shift();
+      if (event) {
+        if (!(event instanceof Error) && event.kind === 'rows') this.#release(event.rows.length);
+        else if (!(event instanceof Error) && event.kind === 'copy') this.#release(event.messages);
+        return event;
+      }
+      if (this.#batch.length > 0 || this.#copy.length > 0) {
+        this.#flushBatch();
+        continue;
+      }
+      if (this.#ended) return undefined;
+      await new Promise<void>((resolve) => {
+        this.#wake = resolve;
+      });
+    }
+  }
+
+  #release(rows: number): void {
+    this.#buffered -= rows;
+    if (this.#paused && this.#buffered < HIGH_WATER_ROWS / 2) {
+      this.#paused = false;
+      this.onPressure(false);
+    }
+  }
+
+  #flushBatch(): void {
+    if (this.#batch.length > 0) {
+      this.#push({ kind: 'rows', rows: this.#batch });
+      this.#batch = [];
+    }
+    if (this.#copy.length > 0) {
+      this.#push({
+        kind: 'copy',
+        data: Buffer.concat(this.#copy, this.#copyBytes),
+        messages: this.#copy.length,
+      });
+      this.#copy = [];
+      this.#copyBytes = 0;
+    }
+  }
+
+  #push(event: QueuedEvent | Error): void {
+    this.#queue.push(event);
+    this.#wakeUp();
+  }
+
+  #wakeUp(): void {
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
   }
 }
 

@@ -17,7 +17,9 @@ export type QueryEvent =
   /** The statement finished. `rowCount` is the count from the command tag, when it has one. */
   | { kind: 'done'; command: string; rowCount: number | null }
   /** A NOTICE or WARNING the server sent. */
-  | { kind: 'notice'; severity: string; message: string };
+  | { kind: 'notice'; severity: string; message: string }
+  /** Data of a COPY … TO STDOUT, as the server formatted it. */
+  | { kind: 'copy'; data: Buffer };
 
 export interface ServerInfo {
   /** server_version_num, e.g. 150004. */
@@ -30,6 +32,8 @@ export interface ServerInfo {
 export interface DbSession {
   readonly transport: TransportName;
   readonly server: ServerInfo;
+  /** Whether `COPY … TO STDOUT` streams its data as `copy` events (used for fast CSV export). */
+  readonly copyOut?: boolean;
   /**
    * Runs one statement and yields its events. Pull-based: the transport reads more from the
    * network only as the consumer asks, so results of any size stream in bounded memory.

@@ -10,9 +10,15 @@ export const FORMATS = ['table', 'json', 'csv', 'ndjson'] as const;
 export type Format = (typeof FORMATS)[number];
 
 export interface ResultWriter {
+  /** Set when the server can produce this format itself (COPY … TO STDOUT WITH (FORMAT csv)). */
+  readonly copyFormat?: 'csv';
+  /** A COPY result starts; its data follows through raw(). */
+  startRaw(): Promise<void>;
   /** A statement that returns rows starts. */
   start(fields: Field[]): Promise<void>;
   rows(rows: RawRow[]): Promise<void>;
+  /** Data a COPY … TO STDOUT produced, already formatted by the server: written as it is. */
+  raw(data: Buffer): Promise<void>;
   /** The statement ended; `fields` is empty for commands that return no rows. */
   end(command: string, rowCount: number | null, hadFields: boolean): Promise<void>;
   /** All statements are done. */
@@ -32,15 +38,40 @@ export function createWriter(format: Format, sink: Sink): ResultWriter {
   }
 }
 
+/** What every writer does the same way: COPY data passes through, and nothing to do at the end. */
+abstract class WriterBase implements ResultWriter {
+  constructor(protected readonly sink: Sink) {}
+  abstract start(fields: Field[]): Promise<void>;
+  abstract rows(rows: RawRow[]): Promise<void>;
+
+  async startRaw(): Promise<void> {}
+
+  async raw(data: Buffer): Promise<void> {
+    await this.sink.write(data);
+  }
+
+  async end(_command: string, _rowCount: number | null, _hadFields: boolean): Promise<void> {}
+  async finish(): Promise<void> {}
+}
+
 // ---- csv: like `psql --csv` (header, RFC 4180 quoting, NULL as an empty field) ----
 
-class CsvWriter implements ResultWriter {
+class CsvWriter extends WriterBase {
+  readonly copyFormat = 'csv';
   #results = 0;
-  constructor(private readonly sink: Sink) {}
 
   async start(fields: Field[]): Promise<void> {
-    const separator = this.#results++ > 0 ? '\n' : '';
-    await this.sink.write(`${separator}${fields.map((field) => csvField(field.name)).join(',')}\n`);
+    await this.#separate();
+    await this.sink.write(`${fields.map((field) => csvField(field.name)).join(',')}\n`);
+  }
+
+  override async startRaw(): Promise<void> {
+    await this.#separate();
+  }
+
+  /** Results of several statements are separated by an empty line, as psql does. */
+  async #separate(): Promise<void> {
+    if (this.#results++ > 0) await this.sink.write('\n');
   }
 
   async rows(rows: RawRow[]): Promise<void> {
@@ -55,9 +86,6 @@ class CsvWriter implements ResultWriter {
     }
     await this.sink.write(text);
   }
-
-  async end(): Promise<void> {}
-  async finish(): Promise<void> {}
 }
 
 const CSV_SPECIAL = /[",\n\r]/;
@@ -67,10 +95,9 @@ export function csvField(value: string): string {
 
 // ---- json: one array of objects per statement that returns rows ----
 
-class JsonWriter implements ResultWriter {
+class JsonWriter extends WriterBase {
   #fields: Field[] = [];
   #first = true;
-  constructor(private readonly sink: Sink) {}
 
   async start(fields: Field[]): Promise<void> {
     this.#fields = fields;
@@ -87,18 +114,15 @@ class JsonWriter implements ResultWriter {
     await this.sink.write(text);
   }
 
-  async end(_command: string, _rowCount: number | null, hadFields: boolean): Promise<void> {
+  override async end(_command: string, _rowCount: number | null, hadFields: boolean): Promise<void> {
     if (hadFields) await this.sink.write(this.#first ? ']\n' : '\n]\n');
   }
-
-  async finish(): Promise<void> {}
 }
 
 // ---- ndjson: one object per line, all statements ----
 
-class NdjsonWriter implements ResultWriter {
+class NdjsonWriter extends WriterBase {
   #fields: Field[] = [];
-  constructor(private readonly sink: Sink) {}
 
   async start(fields: Field[]): Promise<void> {
     this.#fields = fields;
@@ -109,9 +133,6 @@ class NdjsonWriter implements ResultWriter {
     for (const row of rows) text += `${JSON.stringify(rowObject(this.#fields, row))}\n`;
     await this.sink.write(text);
   }
-
-  async end(): Promise<void> {}
-  async finish(): Promise<void> {}
 }
 
 export function rowObject(fields: Field[], row: RawRow): Record<string, unknown> {
@@ -129,13 +150,12 @@ export function rowObject(fields: Field[], row: RawRow): Record<string, unknown>
 const SIZING_ROWS = 1000;
 const RIGHT_ALIGNED = new Set(['int', 'bigint', 'numeric', 'float']);
 
-class TableWriter implements ResultWriter {
+class TableWriter extends WriterBase {
   #fields: Field[] = [];
   #pending: string[][] = [];
   #widths: number[] | undefined;
   #count = 0;
   #results = 0;
-  constructor(private readonly sink: Sink) {}
 
   async start(fields: Field[]): Promise<void> {
     this.#fields = fields;
@@ -158,7 +178,7 @@ class TableWriter implements ResultWriter {
     }
   }
 
-  async end(command: string, rowCount: number | null, hadFields: boolean): Promise<void> {
+  override async end(command: string, rowCount: number | null, hadFields: boolean): Promise<void> {
     if (!hadFields) {
       await this.sink.write(`${command}${rowCount !== null && command !== 'SELECT' ? ` ${rowCount}` : ''}\n`);
       return;
@@ -166,8 +186,6 @@ class TableWriter implements ResultWriter {
     if (!this.#widths) await this.#flushPending();
     await this.sink.write(`(${this.#count} row${this.#count === 1 ? '' : 's'})\n`);
   }
-
-  async finish(): Promise<void> {}
 
   async #flushPending(): Promise<void> {
     const widths = this.#fields.map((field) => field.name.length);

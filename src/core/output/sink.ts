@@ -6,7 +6,7 @@ import type { Writable } from 'node:stream';
 export class Sink {
   constructor(readonly stream: Writable) {}
 
-  async write(text: string): Promise<void> {
+  async write(text: string | Buffer): Promise<void> {
     if (text.length === 0) return;
     if (this.stream.write(text)) return;
     await new Promise<void>((resolve, reject) => {
@@ -38,8 +38,8 @@ export class StringSink extends Sink {
     super(undefined as unknown as Writable);
   }
 
-  override async write(text: string): Promise<void> {
-    this.#chunks.push(text);
+  override async write(text: string | Buffer): Promise<void> {
+    this.#chunks.push(typeof text === 'string' ? text : text.toString('utf8'));
   }
 
   text(): string {
