@@ -197,7 +197,7 @@ class TableWriter extends WriterBase {
     this.#widths = widths;
     const header = this.#fields.map((field, i) => center(field.name, widths[i]!)).join(' | ');
     const rule = widths.map((width) => '-'.repeat(width + 2)).join('+');
-    let text = ` ${header} \n${rule}\n`;
+    let text = ` ${header}`.trimEnd() + `\n${rule}\n`;
     for (const cells of this.#pending) text += this.#line(cells);
     this.#pending = [];
     await this.sink.write(text);
