@@ -33,6 +33,8 @@ export interface Profile {
   awsEndpoint?: string;
   /** Use RDS IAM authentication (a signed token instead of the password). */
   iamAuth: boolean;
+  /** Exec transport: install psql in the container with apk when it is missing. */
+  installClient: boolean;
   /** Task to use instead of discovering one (ARN or id). */
   task?: string;
   /** Marks a production database: restore refuses it without --force. */
@@ -51,8 +53,10 @@ export const DEFAULTS: Omit<Profile, 'name'> = {
   rdsInstance: 'coder-postgres',
   securityGroup: 'sg-0b2b0521f178fdb73',
   logGroup: '/ecs/coder',
-  transport: 'direct',
+  // auto: direct when a URL is given, else a tunnel through the task, else exec (src/transport/auto.ts).
+  transport: 'auto',
   iamAuth: false,
+  installClient: false,
   production: false,
   statementTimeoutMs: 30_000,
   lockTimeoutMs: 5_000,
@@ -74,6 +78,7 @@ const FIELDS = {
   awsProfile: 'CODERDB_AWS_PROFILE',
   awsEndpoint: 'CODERDB_AWS_ENDPOINT',
   iamAuth: 'CODERDB_IAM_AUTH',
+  installClient: 'CODERDB_INSTALL_CLIENT',
   task: 'CODERDB_TASK',
   production: 'CODERDB_PRODUCTION',
   statementTimeoutMs: 'CODERDB_STATEMENT_TIMEOUT_MS',
@@ -121,9 +126,10 @@ export function readConfigFile(file: string, required: boolean): ConfigFile {
 /** Resolves the effective profile: defaults ← file ← environment ← flags. */
 export function loadProfile(options: LoadOptions = {}): Profile {
   const env = options.env ?? process.env;
-  const file = options.configFile ?? env.CODERDB_CONFIG ?? paths.configFile();
-  const config = readConfigFile(file, Boolean(options.configFile ?? env.CODERDB_CONFIG));
-  const name = options.profile ?? env.CODERDB_PROFILE ?? config.defaultProfile ?? 'default';
+  // An empty variable counts as unset, as shells make unsetting awkward.
+  const file = options.configFile || env.CODERDB_CONFIG || paths.configFile();
+  const config = readConfigFile(file, Boolean(options.configFile || env.CODERDB_CONFIG));
+  const name = options.profile || env.CODERDB_PROFILE || config.defaultProfile || 'default';
 
   const layers: ProfileOverrides[] = [];
   const fromFile = config.profiles?.[name];
@@ -207,6 +213,7 @@ function applyLayer(profile: Profile, layer: ProfileOverrides, name: string): vo
         profile.url = new Secret(String(raw));
         break;
       case 'iamAuth':
+      case 'installClient':
       case 'production':
         profile[field] = toBoolean(raw, field);
         break;
