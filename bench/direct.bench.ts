@@ -1,0 +1,139 @@
+// Start-up and direct-transport speed, as ratios against baselines measured in the same run:
+// `coderdb --version` vs `node -e 0`, one `select 1` vs `psql -c`, and a 1M-row CSV export vs
+// `psql --csv` (time and peak memory, the latter also as rows grow).
+//
+// Needs dist/ (npm run build), Debian's PostgreSQL 15 (server and psql) and python3 (used only to
+// read a child's peak RSS from getrusage).
+
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import pg from 'pg';
+import { startPostgres } from '../sandbox/engines/postgres-server.js';
+
+const CLI = join(import.meta.dirname, '..', 'dist', 'cli.js');
+if (!existsSync(CLI)) throw new Error('run `npm run build` first');
+
+interface Run {
+  seconds: number;
+  rssMb: number;
+}
+
+/** Runs a command with stdout discarded; wall time and the child's peak RSS. */
+function measure(command: string[]): Run {
+  const probe = [
+    'import resource, subprocess, sys, time',
+    't = time.perf_counter()',
+    'p = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL)',
+    'd = time.perf_counter() - t',
+    'r = resource.getrusage(resource.RUSAGE_CHILDREN)',
+    'print(d, r.ru_maxrss, p.returncode)',
+  ].join('\n');
+  const result = spawnSync('python3', ['-c', probe, ...command], { encoding: 'utf8' });
+  const [seconds, rssKb, code] = result.stdout.trim().split(' ').map(Number);
+  if (code !== 0) throw new Error(`${command.join(' ')} exited ${code}: ${result.stderr}`);
+  return { seconds: seconds!, rssMb: rssKb! / 1024 };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+/** Alternates the two commands so that machine noise hits both alike. */
+function compare(runs: number, ours: string[], baseline: string[]) {
+  const a: Run[] = [];
+  const b: Run[] = [];
+  for (let i = 0; i < runs; i++) {
+    a.push(measure(ours));
+    b.push(measure(baseline));
+  }
+  const ourTime = median(a.map((run) => run.seconds));
+  const baseTime = median(b.map((run) => run.seconds));
+  return {
+    ours: ourTime,
+    baseline: baseTime,
+    ratio: ourTime / baseTime,
+    ourRss: Math.max(...a.map((run) => run.rssMb)),
+    baseRss: Math.max(...b.map((run) => run.rssMb)),
+  };
+}
+
+const ms = (seconds: number) => `${(seconds * 1000).toFixed(0)} ms`;
+
+const server = await startPostgres();
+try {
+  const url = `${server.url('postgres')}?sslmode=disable`;
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  await client.query(`DROP TABLE IF EXISTS bench_rows;
+    CREATE TABLE bench_rows AS
+      SELECT g AS id, 'name-' || g AS name, now() - g * interval '1 second' AS ts, g % 2 = 0 AS flag,
+             (g * 1.5)::numeric AS amount, md5(g::text) AS digest
+        FROM generate_series(1, 3000000) g;
+    ANALYZE bench_rows;`);
+  await client.end();
+
+  const lines: string[] = [];
+  const startup = compare(15, ['node', CLI, '--version'], ['node', '-e', '0']);
+  lines.push(
+    `| \`coderdb --version\` vs \`node -e 0\` | ${ms(startup.ours)} | ${ms(startup.baseline)} | **${startup.ratio.toFixed(2)}×** | goal ≤ 2× |`,
+  );
+
+  const select1 = compare(
+    15,
+    ['node', CLI, 'query', 'select 1', '--url', url],
+    ['psql', url, '-X', '-c', 'select 1'],
+  );
+  lines.push(
+    `| \`query "select 1" --url\` vs \`psql -c\` | ${ms(select1.ours)} | ${ms(select1.baseline)} | **${select1.ratio.toFixed(2)}×** | |`,
+  );
+
+  const exportRows = (rows: number) => `select * from bench_rows where id <= ${rows}`;
+  const csv = compare(
+    5,
+    ['node', CLI, 'query', exportRows(1_000_000), '--url', url, '--format', 'csv'],
+    ['psql', url, '-X', '--csv', '-c', exportRows(1_000_000)],
+  );
+  lines.push(
+    `| 1 M rows as CSV vs \`psql --csv\` (time) | ${ms(csv.ours)} | ${ms(csv.baseline)} | **${csv.ratio.toFixed(2)}×** | goal ≤ 1.5× |`,
+  );
+  lines.push(
+    `| 1 M rows as CSV vs \`psql --csv\` (peak RSS) | ${csv.ourRss.toFixed(0)} MB | ${csv.baseRss.toFixed(0)} MB | **${(csv.ourRss / csv.baseRss).toFixed(2)}×** | goal ≤ 150 MB |`,
+  );
+  const json = compare(
+    3,
+    ['node', CLI, 'query', exportRows(1_000_000), '--url', url, '--format', 'ndjson'],
+    ['psql', url, '-X', '--csv', '-c', exportRows(1_000_000)],
+  );
+  lines.push(
+    `| 1 M rows as NDJSON (typed rows) vs \`psql --csv\` | ${ms(json.ours)} | ${ms(json.baseline)} | **${json.ratio.toFixed(2)}×** | |`,
+  );
+
+  const growth: string[] = [];
+  for (const rows of [100_000, 1_000_000, 3_000_000]) {
+    const csvRun = measure(['node', CLI, 'query', exportRows(rows), '--url', url, '--format', 'csv']);
+    const ndjsonRun = measure(['node', CLI, 'query', exportRows(rows), '--url', url, '--format', 'ndjson']);
+    const psqlRun = measure(['psql', url, '-X', '--csv', '-c', exportRows(rows)]);
+    growth.push(
+      `| ${rows.toLocaleString('en-US')} | ${csvRun.rssMb.toFixed(0)} MB | ${ndjsonRun.rssMb.toFixed(0)} MB | ${psqlRun.rssMb.toFixed(0)} MB |`,
+    );
+  }
+
+  process.stdout.write(
+    [
+      '| Measurement | coderdb | baseline | ratio | |',
+      '|---|---:|---:|---:|---|',
+      ...lines,
+      '',
+      'Peak RSS as the result grows (coderdb streams; psql holds the whole result):',
+      '',
+      '| rows | coderdb csv | coderdb ndjson | psql --csv |',
+      '|---:|---:|---:|---:|',
+      ...growth,
+      '',
+    ].join('\n'),
+  );
+} finally {
+  await server.stop();
+}
