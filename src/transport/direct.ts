@@ -12,8 +12,6 @@ import type { DbSession, OpenOptions, QueryEvent, ServerInfo, Transport } from '
 const BATCH_ROWS = 1000;
 const CLOSE_TIMEOUT_MS = 5000;
 
-/** Every value arrives as the server's text; parsing is left to the output layer. */
-const RAW_TEXT = { getTypeParser: () => (value: string) => value };
 
 /** Session settings that make text output the same on every server and every transport. */
 export const SESSION_SETUP =

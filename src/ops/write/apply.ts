@@ -7,7 +7,7 @@ import { type Context, Db } from '../db.js';
 import { withStatementPosition } from '../query.js';
 import { type RowImage, selectImages, withRowImages } from './images.js';
 import { images, keySet, type StatementPlan, type WritePlan } from './plan.js';
-import { UNDO_FORMAT, type UndoStatement, writeUndoFile } from './undo-file.js';
+import { discardUndoFile, finalizeUndoFile, UNDO_FORMAT, type UndoStatement, writeUndoFile } from './undo-file.js';
 
 export interface ApplyOptions {
   undoDir?: string;
@@ -49,7 +49,7 @@ export async function applyWrite(
         throw failure;
       }
     }
-    const undoFile = undo.length
+    const pendingUndo = undo.length
       ? writeUndoFile(options.undoDir ?? paths.undoDir(), {
           format: UNDO_FORMAT,
           createdAt: new Date().toISOString(),
@@ -61,7 +61,7 @@ export async function applyWrite(
           statements: undo,
         })
       : undefined;
-    const outcome = (status: 'commit-pending' | 'committed', durable: boolean) => {
+    const outcome = (status: 'commit-pending' | 'committed', durable: boolean, undoFile: string | undefined) => {
       plan.statements.forEach((entry, index) => {
         if (entry.statement.effect === 'read') return;
         db.record(
@@ -77,10 +77,16 @@ export async function applyWrite(
         );
       });
     };
-    outcome('commit-pending', true);
+    outcome('commit-pending', true, pendingUndo);
     await options.beforeCommit?.();
-    await db.commit();
-    outcome('committed', false);
+    try {
+      await db.commit();
+    } catch (error) {
+      if (pendingUndo) discardUndoFile(pendingUndo);
+      throw error;
+    }
+    const undoFile = pendingUndo ? finalizeUndoFile(pendingUndo) : undefined;
+    outcome('committed', false, undoFile);
     return { statements: results, ...(undoFile ? { undoFile } : {}) };
   } finally {
     await db.close();

@@ -3,8 +3,8 @@
 // It holds row data (possibly credentials columns), so it is private to the user (mode 0600).
 
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { usageError } from '../../core/errors.js';
 import type { RowImage } from './images.js';
 import type { TableInfo } from './table.js';
@@ -30,11 +30,16 @@ export interface UndoFile {
   statements: UndoStatement[];
 }
 
+/**
+ * Writes the undo file as `….pending.json` before the commit; `finalizeUndoFile` renames it once the
+ * commit succeeded. A pending file left behind means the process died around the commit: the audit
+ * log tells which, and `coderdb undo` on it checks the rows before restoring anything.
+ */
 export function writeUndoFile(dir: string, undo: UndoFile): string {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const stamp = undo.createdAt.replace(/[:.]/g, '-');
   const slug = undo.command.replace(/[^a-z0-9]+/gi, '-');
-  const file = join(dir, `${stamp}-${slug}-${randomBytes(3).toString('hex')}.json`);
+  const file = join(dir, `${stamp}-${slug}-${randomBytes(3).toString('hex')}${PENDING}`);
   const temporary = `${file}.tmp`;
   const fd = openSync(temporary, 'wx', 0o600);
   try {
@@ -46,6 +51,20 @@ export function writeUndoFile(dir: string, undo: UndoFile): string {
   renameSync(temporary, file);
   syncDirectory(dir);
   return file;
+}
+
+const PENDING = '.pending.json';
+
+export function finalizeUndoFile(file: string): string {
+  const final = file.replace(/\.pending\.json$/, '.json');
+  renameSync(file, final);
+  syncDirectory(dirname(final));
+  return final;
+}
+
+/** Removes the undo file of a write that did not commit. */
+export function discardUndoFile(file: string): void {
+  rmSync(file, { force: true });
 }
 
 export function readUndoFile(file: string): UndoFile {
