@@ -12,7 +12,6 @@ import type { DbSession, OpenOptions, QueryEvent, ServerInfo, Transport } from '
 const BATCH_ROWS = 1000;
 const CLOSE_TIMEOUT_MS = 5000;
 
-
 /** Session settings that make text output the same on every server and every transport. */
 export const SESSION_SETUP =
   "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, MDY'; SET IntervalStyle = 'postgres'";

@@ -7,7 +7,13 @@ import { type Context, Db } from '../db.js';
 import { withStatementPosition } from '../query.js';
 import { type RowImage, selectImages, withRowImages } from './images.js';
 import { images, keySet, type StatementPlan, type WritePlan } from './plan.js';
-import { discardUndoFile, finalizeUndoFile, UNDO_FORMAT, type UndoStatement, writeUndoFile } from './undo-file.js';
+import {
+  discardUndoFile,
+  finalizeUndoFile,
+  UNDO_FORMAT,
+  type UndoStatement,
+  writeUndoFile,
+} from './undo-file.js';
 
 export interface ApplyOptions {
   undoDir?: string;
@@ -61,7 +67,11 @@ export async function applyWrite(
           statements: undo,
         })
       : undefined;
-    const outcome = (status: 'commit-pending' | 'committed', durable: boolean, undoFile: string | undefined) => {
+    const outcome = (
+      status: 'commit-pending' | 'committed',
+      durable: boolean,
+      undoFile: string | undefined,
+    ) => {
       plan.statements.forEach((entry, index) => {
         if (entry.statement.effect === 'read') return;
         db.record(

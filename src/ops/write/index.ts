@@ -18,7 +18,7 @@ export interface WriteOptions extends ApplyOptions {
   /** Shown the plan; resolves true to apply. */
   confirm: (plan: WritePlan) => Promise<boolean>;
   /** Runs after confirmation and before the apply (a full backup, for example). */
-  beforeApply?: (plan: WritePlan) => Promise<void>;
+  beforeApply?: (plan: WritePlan, context: Context) => Promise<void>;
   /** Called with the plan as soon as it exists, before the confirmation. */
   onPlan?: (plan: WritePlan) => Promise<void> | void;
 }
@@ -48,7 +48,7 @@ export async function performWrite(
       hint: 'nothing was changed',
     });
   }
-  await options.beforeApply?.(plan);
+  await options.beforeApply?.(plan, context);
   const applied = await applyWrite(context, plan, options);
   return { plan, applied };
 }

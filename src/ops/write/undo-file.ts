@@ -3,7 +3,16 @@
 // It holds row data (possibly credentials columns), so it is private to the user (mode 0600).
 
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 import { usageError } from '../../core/errors.js';
 import type { RowImage } from './images.js';
