@@ -6,6 +6,7 @@ import { registerAdmin } from './commands/admin.js';
 import { registerCatalog } from './commands/catalog.js';
 import { registerCoder } from './commands/coder.js';
 import { registerQuery } from './commands/query.js';
+import { registerRemote } from './commands/remote.js';
 import { registerSandbox } from './commands/sandbox.js';
 import { reportError } from './errors.js';
 import { takeExitStatus } from './shared.js';
@@ -42,6 +43,9 @@ export function buildProgram(): Command {
     )
     .option('--show-secrets', 'print credential columns (password hashes, tokens) instead of redacting them')
     .showHelpAfterError('(run with --help for usage)')
+    // Before any subcommand exists, so that every command inherits it: usage errors anywhere
+    // become CommanderErrors that main() maps to exit status 2.
+    .exitOverride()
     .configureHelp({ sortSubcommands: false, showGlobalOptions: true });
   program.addHelpText(
     'after',
@@ -54,13 +58,13 @@ Try it without AWS: coderdb sandbox demo`,
   registerCatalog(program);
   registerCoder(program);
   registerAdmin(program);
+  registerRemote(program);
   registerSandbox(program);
   return program;
 }
 
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
-  program.exitOverride();
   try {
     await program.parseAsync(argv);
     return takeExitStatus();

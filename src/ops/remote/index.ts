@@ -1,0 +1,104 @@
+// Commands in the Coder container over ECS Exec, as a library: an interactive shell, interactive
+// psql against the container's own database URL, and one-shot commands that return their real exit
+// status. The CLI (src/cli/commands/remote.ts) is a thin layer over these three functions.
+
+import { connectionError, usageError } from '../../core/errors.js';
+import { runExec } from './exec.js';
+import { runInteractive } from './interactive.js';
+import { Marker } from './markers.js';
+import { shellCommand } from './quote.js';
+import { execScript, PsqlProblem, psqlScript } from './scripts.js';
+import { type OpenOptions, openRemoteSession, type RemoteContext } from './session.js';
+import type { Terminal } from './terminal.js';
+
+export { type PickerIo, pickTask } from './picker.js';
+export { quoteWord, quoteWords, shellCommand } from './quote.js';
+export { ecsTerminalPicker, type OpenOptions, type RemoteContext } from './session.js';
+export { DETACHED_SIZE, processTerminal, type SessionSignal, type Terminal } from './terminal.js';
+
+/** Longest ExecuteCommand string we send; AWS documents no limit, Linux allows 128 KiB per argument. */
+const MAX_COMMAND_BYTES = 64 * 1024;
+const PSQL_READY_TIMEOUT_MS = 60_000;
+
+export interface ShellOptions extends OpenOptions {
+  /** The command line to run, split by the agent like a shell would (default /bin/sh). */
+  command?: string;
+}
+
+/** An interactive shell in the container; resolves when the session ends. */
+export async function openShell(
+  context: RemoteContext,
+  terminal: Terminal,
+  options: ShellOptions = {},
+): Promise<void> {
+  const command = options.command?.trim() || '/bin/sh';
+  const { channel } = await openRemoteSession(context, checkSize(command), options);
+  await runInteractive(channel, terminal);
+}
+
+export interface PsqlOptions extends OpenOptions {
+  /** Extra psql arguments (e.g. ['-x']). */
+  args?: string[];
+}
+
+/** Interactive psql in the container, connected with the container's `$<profile.urlEnv>`. */
+export async function openPsql(
+  context: RemoteContext,
+  terminal: Terminal,
+  options: PsqlOptions = {},
+): Promise<void> {
+  const marker = new Marker();
+  const urlEnv = context.profile.urlEnv;
+  const command = shellCommand(psqlScript(marker, urlEnv, options.args ?? []));
+  const { target, channel } = await openRemoteSession(context, checkSize(command), options);
+  await runInteractive(channel, terminal, {
+    preamble: {
+      marker,
+      timeoutMs: PSQL_READY_TIMEOUT_MS,
+      check(value) {
+        if (value === PsqlProblem.noPsql) {
+          return connectionError(
+            'remote.psql-missing',
+            `psql is not installed in container ${target.container} of task ${target.taskId}`,
+            { hint: 'query through coderdb instead (`coderdb query`), or use --transport tunnel' },
+          );
+        }
+        if (value === PsqlProblem.noUrl) {
+          return connectionError(
+            'remote.url-missing',
+            `$${urlEnv} is not set in container ${target.container} of task ${target.taskId}`,
+            { hint: 'set urlEnv in the profile (or CODERDB_URL_ENV) to the variable Coder reads' },
+          );
+        }
+        return undefined;
+      },
+    },
+  });
+}
+
+export interface ExecOptions extends OpenOptions {
+  /** Send the terminal's input to the command as its stdin (only sensible when it is a pipe or file). */
+  forwardStdin: boolean;
+}
+
+/** Runs `argv` in the container; resolves with its exit status. Output goes to terminal.output. */
+export async function execInContainer(
+  context: RemoteContext,
+  argv: string[],
+  terminal: Terminal,
+  options: ExecOptions,
+): Promise<number> {
+  const marker = new Marker();
+  const command = shellCommand(execScript({ marker, argv, forwardStdin: options.forwardStdin }));
+  const { channel } = await openRemoteSession(context, checkSize(command), options);
+  return runExec(channel, { marker, forwardStdin: options.forwardStdin }, terminal);
+}
+
+function checkSize(command: string): string {
+  if (Buffer.byteLength(command) > MAX_COMMAND_BYTES) {
+    throw usageError('remote.command-too-long', 'the command is too long to send through ECS Exec', {
+      hint: 'put it in a script and pipe it in: coderdb exec -- sh < script.sh',
+    });
+  }
+  return command;
+}

@@ -1,0 +1,112 @@
+// coderdb shell, psql and exec when the deployment is broken: one clear line and exit status 3. The
+// sandbox starts without psql in the container; the AWS-side scenarios are switched live through
+// the sandbox's control endpoint (the container keeps its PATH).
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CliResult } from '../helpers/cli.js';
+import { startSandbox, type TestSandbox } from '../helpers/sandbox.js';
+
+/** coderdb's own lines on stderr (the AWS SDK may add warnings of its own). */
+const coderdbLines = (result: CliResult) =>
+  result.stderr.split('\n').filter((line) => line.startsWith('coderdb:'));
+
+describe('remote commands on a broken deployment', () => {
+  let sandbox: TestSandbox;
+
+  const setScenario = async (name: string) => {
+    const response = await fetch(`${sandbox.state.awsEndpoint}/_sandbox/scenario`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name }),
+      signal: AbortSignal.timeout(10_000),
+    });
+    expect(response.status).toBe(200);
+  };
+
+  /** Exit status 3 and exactly one coderdb line, matching `message`. */
+  const expectConnectionFailure = (result: CliResult, message: RegExp) => {
+    expect(result.code, result.stderr).toBe(3);
+    const lines = coderdbLines(result);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(message);
+    expect(result.stdout).toBe('');
+  };
+
+  beforeAll(async () => {
+    sandbox = await startSandbox({ scenario: 'psql-missing' });
+  });
+  afterAll(async () => {
+    await sandbox?.stop();
+  });
+
+  it('psql says psql is missing in the container', async () => {
+    expectConnectionFailure(
+      await sandbox.run(['psql']),
+      /^coderdb: psql is not installed in container coder of task \w+$/,
+    );
+  });
+
+  it('shows a channel_closed error text as the error (a command that cannot start)', async () => {
+    expectConnectionFailure(
+      await sandbox.run(['shell', '--command', 'no-such-shell']),
+      /^coderdb: The session ended with an error: .*"no-such-shell": executable file not found in \$PATH/,
+    );
+  });
+
+  it('works in a KMS-encrypted session', async () => {
+    await setScenario('kms-encrypted');
+    try {
+      const result = await sandbox.run(['exec', '--', 'sh', '-c', 'echo encrypted-ok; exit 5']);
+      expect(result.code, result.stderr).toBe(5);
+      expect(result.stdout).toBe('encrypted-ok\n');
+    } finally {
+      await setScenario('healthy');
+    }
+  });
+
+  it('no running task: every command fails with the reason and status 3', async () => {
+    await setScenario('no-running-task');
+    try {
+      const results = await Promise.all([
+        sandbox.run(['exec', '--', 'true']),
+        sandbox.run(['shell']),
+        sandbox.run(['psql']),
+      ]);
+      for (const result of results) {
+        expectConnectionFailure(result, /^coderdb: no running task: service coder-service is scaled to 0/);
+      }
+    } finally {
+      await setScenario('healthy');
+    }
+  });
+
+  it('exec disabled: every command fails with the fix and status 3', async () => {
+    await setScenario('exec-disabled');
+    try {
+      const results = await Promise.all([
+        sandbox.run(['exec', '--', 'true']),
+        sandbox.run(['shell']),
+        sandbox.run(['psql']),
+      ]);
+      for (const result of results) {
+        expectConnectionFailure(result, /^coderdb: ECS Exec is not enabled on task \w+/);
+      }
+    } finally {
+      await setScenario('healthy');
+    }
+  });
+
+  it('--task that does not exist is a usage error', async () => {
+    const result = await sandbox.run(['exec', '--task', 'ffffffffffffffffffffffffffffffff', '--', 'true']);
+    expect(result.code).toBe(2);
+    expect(coderdbLines(result)[0]).toMatch(/task ffffffffffffffffffffffffffffffff was not found/);
+  });
+
+  it('exec without a command is refused', async () => {
+    const result = await sandbox.run(['exec']);
+    // Commander's own usage errors in subcommands exit 1 today (exitOverride is set on the program
+    // after the subcommands exist), so only "not success" is asserted here.
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toMatch(/missing required argument/);
+  });
+});

@@ -1,0 +1,196 @@
+// coderdb psql, shell and exec driven from a real terminal: node-pty runs the built CLI (or a local
+// sh that runs it, to see the terminal settings before and after) against the sandbox, whose agent
+// runs the remote side in a real pty too. Every wait is bounded; a failed wait shows the output.
+
+import { readFileSync } from 'node:fs';
+import pty, { type IPty } from 'node-pty';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { CLI } from '../helpers/cli.js';
+import { startSandbox, type TestSandbox } from '../helpers/sandbox.js';
+
+const WAIT_MS = 30_000;
+
+/** A program in a pseudo-terminal, with its output collected and searched from a cursor on. */
+class TerminalUnderTest {
+  readonly #pty: IPty;
+  #output = '';
+  #cursor = 0;
+  #waiters: Array<() => void> = [];
+  readonly exited: Promise<{ exitCode: number; signal?: number }>;
+
+  constructor(file: string, args: string[], env: NodeJS.ProcessEnv, size = { cols: 80, rows: 24 }) {
+    this.#pty = pty.spawn(file, args, { ...size, env: env as Record<string, string>, name: 'xterm' });
+    this.#pty.onData((data) => {
+      this.#output += data;
+      for (const wake of this.#waiters.splice(0)) wake();
+    });
+    this.exited = new Promise((resolve) => this.#pty.onExit(resolve));
+  }
+
+  get pid(): number {
+    return this.#pty.pid;
+  }
+
+  /** Everything so far. */
+  get all(): string {
+    return this.#output;
+  }
+
+  /** Everything since the last match. */
+  get recent(): string {
+    return this.#output.slice(this.#cursor);
+  }
+
+  write(text: string): void {
+    this.#pty.write(text);
+  }
+
+  resize(cols: number, rows: number): void {
+    this.#pty.resize(cols, rows);
+  }
+
+  /** Waits for `pattern` after the cursor and moves the cursor past it. */
+  async expect(pattern: RegExp, timeoutMs = WAIT_MS): Promise<RegExpExecArray> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const match = pattern.exec(this.recent);
+      if (match) {
+        this.#cursor += match.index + match[0].length;
+        return match;
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        throw new Error(`timed out waiting for ${pattern}; output so far:\n${JSON.stringify(this.recent)}`);
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.#waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  async exit(timeoutMs = WAIT_MS): Promise<{ exitCode: number; signal?: number }> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await Promise.race([
+        this.exited,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error(`did not exit; output:\n${JSON.stringify(this.recent)}`)),
+            timeoutMs,
+          );
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  kill(): void {
+    try {
+      this.#pty.kill('SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  }
+}
+
+/** Single-quoted for a local sh command line. */
+const q = (word: string) => `'${word.replaceAll("'", `'\\''`)}'`;
+
+describe('interactive sessions in a real terminal', () => {
+  let sandbox: TestSandbox;
+  const terminals: TerminalUnderTest[] = [];
+  const open = (file: string, args: string[], env: NodeJS.ProcessEnv = {}) => {
+    const terminal = new TerminalUnderTest(file, args, { ...sandbox.env, ...env });
+    terminals.push(terminal);
+    return terminal;
+  };
+  /** A local sh that runs `coderdb <args>`, then reports its status and whether the tty is as before. */
+  const openInLocalShell = async (args: string) => {
+    const local = open('/bin/sh', [], { PS1: 'local> ' });
+    await local.expect(/local> $/);
+    local.write(
+      `B=$(stty -g); ${q(process.execPath)} ${q(CLI)} ${args}; R=$?; A=$(stty -g); ` +
+        `echo "cdb-rc=$R"; [ "$A" = "$B" ] && echo "term-re""stored"\r`,
+    );
+    return local;
+  };
+
+  beforeAll(async () => {
+    sandbox = await startSandbox();
+  });
+  afterEach(() => {
+    for (const terminal of terminals.splice(0)) terminal.kill();
+  });
+  afterAll(async () => {
+    await sandbox?.stop();
+  });
+
+  it('psql runs a query typed at its prompt and \\q ends coderdb with status 0', async () => {
+    const psql = open(process.execPath, [CLI, 'psql']);
+    await psql.expect(/starting a session in task \w+ \(container coder\)/);
+    await psql.expect(/=# $/);
+    psql.write('select 40+2 as answer;\r');
+    const result = await psql.expect(/answer\s*\r\n-+\r\n\s*(\d+)\s*\r\n\(1 row\)/);
+    expect(result[1]).toBe('42');
+    await psql.expect(/=# $/);
+    psql.write('\\q\r');
+    expect((await psql.exit()).exitCode).toBe(0);
+  });
+
+  it('shell: raw passthrough, resize, ^C reaches the remote command, exit ends coderdb', async () => {
+    const local = await openInLocalShell('shell');
+    local.write('echo "rea""dy"\r');
+    await local.expect(/ready\r\n/);
+
+    local.resize(100, 40);
+    // SIGWINCH and the typed line race inside coderdb; ask until the new size is seen.
+    let size = '';
+    for (let attempt = 0; attempt < 20 && size !== '40 100'; attempt++) {
+      local.write('echo "size:$(stty size):end"\r');
+      size = (await local.expect(/size:(\d+ \d+):end\r\n/))[1] ?? '';
+    }
+    expect(size).toBe('40 100');
+
+    local.write('echo "sta""rted"; sleep 30; echo "sleep-""finished"\r');
+    await local.expect(/started\r\n/);
+    local.write('\x03');
+    local.write('echo "rc=$?"\r');
+    // 130: sleep was killed by SIGINT; and coderdb is still there to carry the next command.
+    await local.expect(/rc=130\r\n/);
+    expect(local.recent).not.toContain('sleep-finished');
+
+    local.write('exit\r');
+    await local.expect(/cdb-rc=0\r\n/);
+    await local.expect(/term-restored/);
+    local.write('exit\r');
+    expect((await local.exit()).exitCode).toBe(0);
+    // Raw output: the remote pty's CR LF reaches the terminal as is, not as CR CR LF.
+    expect(local.all).not.toContain('\r\r\n');
+  });
+
+  it('SIGTERM during a session ends coderdb with 130 and restores the terminal', async () => {
+    const local = await openInLocalShell('shell');
+    local.write('echo "rea""dy"\r');
+    await local.expect(/ready\r\n/);
+    const children = readFileSync(`/proc/${local.pid}/task/${local.pid}/children`, 'utf8').trim();
+    const coderdb = Number(children.split(/\s+/)[0]);
+    expect(coderdb).toBeGreaterThan(0);
+    process.kill(coderdb, 'SIGTERM');
+    await local.expect(/cdb-rc=130\r\n/);
+    await local.expect(/term-restored/);
+    local.write('exit\r');
+    await local.exit();
+  });
+
+  it('exec from a terminal: ^C interrupts the remote command and its 130 comes back', async () => {
+    const exec = open(process.execPath, [CLI, 'exec', '--', 'sh', '-c', 'echo "sta""rted"; sleep 30']);
+    await exec.expect(/started\r\n/);
+    exec.write('\x03');
+    expect((await exec.exit()).exitCode).toBe(130);
+  });
+});
