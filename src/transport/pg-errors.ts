@@ -83,7 +83,7 @@ function networkError(err: NodeJS.ErrnoException, target: string): CoderdbError 
       hint: DOCTOR_HINT,
     });
   }
-  if (/terminated|ended|closed/i.test(message)) {
+  if (/terminated|ended|closed|not queryable/i.test(message)) {
     return new CoderdbError(
       'connection',
       'db.connection-lost',

@@ -2,11 +2,12 @@
 // or RDS JSON) through the real SDK against the sandbox's emulated AWS, and every way of failing to
 // connect giving one clear line, the right exit status and no password.
 
+import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SANDBOX_CREDENTIALS } from '../../src/core/sandbox-state.js';
-import { json } from '../helpers/cli.js';
+import { CLI, json } from '../helpers/cli.js';
 import { startSandbox, type TestSandbox } from '../helpers/sandbox.js';
 
 let sandbox: TestSandbox;
@@ -101,11 +102,33 @@ describe('direct transport', () => {
   });
 
   it('reports a connection dropped in the middle of a query as a connection error', async () => {
-    const running = sandbox.run(['query', 'select pg_sleep(30)']);
-    await new Promise((resolve) => setTimeout(resolve, 2500));
+    const child = spawn(
+      process.execPath,
+      [CLI, 'query', '--format', 'csv', 'select 1 as started; select pg_sleep(30)'],
+      {
+        env: sandbox.env,
+      },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    // Once the first statement's result is out, the second is running on the server.
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no output: ${stderr}`)), 120_000);
+      child.stdout.on('data', (chunk: Buffer) => {
+        stdout += chunk.toString();
+        if (stdout.includes('started\n1\n')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    });
     // The database process dies under the query, as a crashed or failed-over server would.
     process.kill(sandbox.state.pid, 'SIGKILL');
-    const result = await running;
+    const result = { code: await exited, stderr };
     expect(result.code).toBe(3);
     expect(result.stderr.trim().split('\n')[0]).toMatch(/^coderdb: .*(lost|closed|terminated|reset)/);
   });
