@@ -3,12 +3,12 @@
 // /_sandbox/faults lets tests inject faults into sessions. The "container" the agent runs commands
 // in sees CODER_PG_CONNECTION_URL pointing at the sandbox database, like the real task.
 
-import { existsSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { delimiter, join } from 'node:path';
 import { paths } from '../src/core/paths.js';
-import { type Agent, createAgent, type FaultPlan } from './agent/index.js';
-import { startAwsEndpoint } from './aws/server.js';
+import { type Agent, createAgent, type FaultPlan, worldDestination } from './agent/index.js';
+import { type AwsEndpoint, startAwsEndpoint } from './aws/server.js';
 import type { SandboxOptions } from './daemon.js';
 import type { RunningDatabase } from './engines/types.js';
 
@@ -21,12 +21,16 @@ export interface AwsSide {
 export async function startAwsSide(database: RunningDatabase, options: SandboxOptions): Promise<AwsSide> {
   const scenario = options.scenario ?? 'healthy';
   const { decryptDataKey } = await import('./aws/server.js');
+  // Port sessions reach the database only if the (current) world lets the task reach it.
+  let endpoint: AwsEndpoint | undefined;
   const agent = createAgent({
     container: containerFor(database, scenario.split('+').includes('psql-missing')),
     decryptDataKey,
     pacing: options.realisticPacing ? 'realistic' : 'none',
+    portDestination: worldDestination(() => endpoint?.world, database.url),
+    ...(options.agentVersion ? { agentVersion: options.agentVersion } : {}),
   });
-  const endpoint = await startAwsEndpoint({
+  endpoint = await startAwsEndpoint({
     databaseUrl: database.url,
     broker: agent.broker,
     onUpgrade: (req, socket, head) => agent.handleUpgrade(req, socket, head),
@@ -35,11 +39,12 @@ export async function startAwsSide(database: RunningDatabase, options: SandboxOp
     ...(options.awsPort ? { port: options.awsPort } : {}),
   });
   agent.setPublicUrl(endpoint.url);
+  const started = endpoint;
   return {
-    url: endpoint.url,
+    url: started.url,
     agent,
     async close() {
-      await endpoint.close();
+      await started.close();
       await agent.close();
     },
   };
@@ -57,7 +62,11 @@ function containerFor(database: RunningDatabase, withoutPsql: boolean) {
   };
 }
 
-/** A bin directory like the official Coder image's: a shell and busybox-style tools, no psql. */
+/**
+ * A bin directory like the official Coder image's: a shell and busybox-style tools, no psql, and an
+ * `apk` that "installs" postgresql-client by linking this machine's psql in (so --install-client
+ * can be exercised; like the real package, it stays installed until the sandbox restarts).
+ */
 function binWithoutPsql(): string {
   const dir = join(paths.sandboxDir(), 'bin-without-psql');
   rmSync(dir, { recursive: true, force: true });
@@ -76,14 +85,43 @@ function binWithoutPsql(): string {
     'gzip',
     'ls',
     'echo',
+    'mktemp',
+    'rm',
+    'ln',
   ];
   for (const tool of tools) {
-    const source = ['/usr/bin', '/bin']
-      .map((bin) => join(bin, tool))
-      .find((candidate) => existsSync(candidate));
+    const source = hostTool(tool);
     if (source) symlinkSync(source, join(dir, tool));
   }
+  writeApkShim(dir);
   return dir;
+}
+
+function hostTool(tool: string, path: string[] = ['/usr/bin', '/bin']): string | undefined {
+  return path.map((bin) => join(bin, tool)).find((candidate) => existsSync(candidate));
+}
+
+function writeApkShim(dir: string): void {
+  const psql = hostTool('psql', (process.env.PATH ?? '/usr/bin:/bin').split(delimiter));
+  const install = psql
+    ? [`'${hostTool('ln')}' -sf '${psql}' '${join(dir, 'psql')}'`, "echo 'OK: postgresql-client installed'"]
+    : [
+        "echo 'ERROR: unable to select packages: postgresql-client (no psql on the sandbox host)' >&2",
+        'exit 1',
+      ];
+  const script = [
+    '#!/bin/sh',
+    '# The sandbox stand-in for Alpine apk: only `apk add [--no-cache] postgresql-client`.',
+    'case " $* " in',
+    '  *" add "*" postgresql-client "*) ;;',
+    '  *) echo "apk (sandbox): only \'apk add postgresql-client\' is emulated" >&2; exit 1 ;;',
+    'esac',
+    "echo 'fetch https://dl-cdn.alpinelinux.org/alpine/v3.20/main/x86_64/APKINDEX.tar.gz'",
+    "echo '(1/1) Installing postgresql-client'",
+    ...install,
+    '',
+  ].join('\n');
+  writeFileSync(join(dir, 'apk'), script, { mode: 0o755 });
 }
 
 async function controlRoute(agent: Agent, req: IncomingMessage, res: ServerResponse): Promise<boolean> {

@@ -21,6 +21,8 @@ export interface SandboxOptions {
   scale?: number;
   /** Pace the data channel like the real agent (1 KiB messages, ~1 ms apart). */
   realisticPacing?: boolean;
+  /** AgentVersion the emulated agent claims; ≤ 3.0.196.0 makes port sessions basic (no smux). */
+  agentVersion?: string;
   /** Fixed ports, for reproducible `sandbox env` output; random free ports by default. */
   dbPort?: number;
   awsPort?: number;
@@ -154,6 +156,7 @@ function serveArgs(options: SandboxOptions): string[] {
   if (options.scenario) args.push('--scenario', options.scenario);
   if (options.scale) args.push('--scale', String(options.scale));
   if (options.realisticPacing) args.push('--realistic-pacing');
+  if (options.agentVersion) args.push('--agent-version', options.agentVersion);
   if (options.dbPort) args.push('--db-port', String(options.dbPort));
   if (options.awsPort) args.push('--aws-port', String(options.awsPort));
   return args;

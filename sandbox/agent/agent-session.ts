@@ -6,7 +6,8 @@
 // Faithful to the agent where the real one is lenient or quirky (Flags=1 on seq 0, process-then-ack,
 // input dropped during the handshake, a 2 s drain before channel_closed, no exit status), strict
 // where a real client would break AWS (token, digest, frame layout, plaintext input in a KMS
-// session, which stalls the receive sequence exactly as on AWS). Two simplifications: on reconnect
+// session, which stalls the receive sequence exactly as on AWS). Port-forwarding sessions always
+// handshake (SessionType Port) and then run the Port plugin (port-plugin.ts). Two simplifications: on reconnect
 // everything unacknowledged is resent at once (the agent trickles it through its front-only
 // scheduler, which is slower but looks the same to a client), and a client disconnect is treated as
 // MGS's pause_publication, holding output until the client is back.
@@ -20,6 +21,7 @@ import {
   encodeAcknowledge,
   encodeChannelClosedPayload,
   encodeEncryptionChallenge,
+  encodeFlag,
   encodeFrame,
   encodeJsonPayload,
   type Frame,
@@ -44,6 +46,8 @@ import { OutgoingBuffer, type OutgoingMessage } from '../../src/ssm/sequencing.j
 import type { SessionRequest } from '../session-broker.js';
 import { type ContainerEnvironment, pluginFailureOutput, resolveCommand } from './command.js';
 import type { SessionFaults } from './faults.js';
+import type { PortDestination } from './port-destination.js';
+import { PortPlugin, portProperties } from './port-plugin.js';
 import { type Pacing, PtyProcess } from './pty-process.js';
 
 /** The emulated KMS: decrypts the client's data key under the agent's encryption context. */
@@ -68,6 +72,8 @@ export interface AgentSessionSettings {
   resumeWindowMs: number;
   connectTimeoutMs: number;
   faults: SessionFaults;
+  /** Where port sessions connect (the world's database endpoint → the sandbox database). */
+  portDestination: PortDestination;
   log: (line: string) => void;
 }
 
@@ -106,9 +112,6 @@ const SOCKET_BUFFER_LIMIT = 1024 * 1024;
 const OPENING_MESSAGE_TIMEOUT_MS = 10_000;
 const REORDER_FLUSH_MS = 50;
 const KMS_CUSTOMER_MESSAGE = 'This session is encrypted using AWS KMS.';
-const PORT_UNSUPPORTED =
-  'Plugin with name Port is not supported by this version of ssm agent, please update to latest version. ' +
-  'Step name: Port';
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -158,6 +161,7 @@ export class AgentSession {
   readonly #randomChallenge = randomBytes(16).toString('base64');
 
   #pty: PtyProcess | undefined;
+  #port: PortPlugin | undefined;
   #reorderHeld: OutgoingMessage | undefined;
   #finalFrame: Buffer | undefined;
   #finalDelivered = false;
@@ -274,12 +278,12 @@ export class AgentSession {
 
   async #begin(): Promise<void> {
     const request = this.#settings.request;
+    if (this.#checkCloseFault()) return;
+    // The Port plugin requires a handshake; port sessions are never encrypted.
     if (request.kind === 'port') {
-      // Port sessions are not emulated yet; an agent without the plugin answers like this.
-      await this.#finish(PORT_UNSUPPORTED);
+      this.#startHandshake(undefined);
       return;
     }
-    if (this.#checkCloseFault()) return;
     const kmsKeyId = request.kmsKeyId;
     if (this.#settings.execHandshake === 'session-type' || kmsKeyId) this.#startHandshake(kmsKeyId);
     else {
@@ -291,13 +295,17 @@ export class AgentSession {
   #startHandshake(kmsKeyId: string | undefined): void {
     this.#handshakeStartedAt = process.hrtime.bigint();
     this.#encryptionEnabled = kmsKeyId !== undefined;
+    const session = this.#settings.request;
     const request: HandshakeRequest = {
       AgentVersion: this.#settings.agentVersion,
       RequestedClientActions: [
         {
           ActionType: ActionType.sessionType,
           // ECS Exec runs the InteractiveCommands plugin, whose parameters are nil.
-          ActionParameters: { SessionType: SessionTypeName.interactiveCommands, Properties: null },
+          ActionParameters:
+            session.kind === 'port'
+              ? { SessionType: SessionTypeName.port, Properties: portProperties(session.parameters) }
+              : { SessionType: SessionTypeName.interactiveCommands, Properties: null },
         },
       ],
     };
@@ -329,7 +337,29 @@ export class AgentSession {
       CustomerMessage: this.#encryptionEnabled ? KMS_CUSTOMER_MESSAGE : '',
     };
     this.#sendStream(PayloadType.handshakeComplete, encodeJsonPayload(complete));
-    void this.#startCommand();
+    void (this.#settings.request.kind === 'port' ? this.#startPort() : this.#startCommand());
+  }
+
+  async #startPort(): Promise<void> {
+    const request = this.#settings.request;
+    if (request.kind !== 'port' || this.#state !== 'running') return;
+    this.#port = new PortPlugin({
+      parameters: request.parameters,
+      agentVersion: this.#settings.agentVersion,
+      clientVersion: this.stats.clientVersion,
+      pacing: this.#settings.pacing,
+      destination: this.#settings.portDestination,
+      sink: {
+        send: (payload) => this.#sendOutput(payload),
+        ready: () => this.#canTakeOutput(),
+        flag: (value) => {
+          if (this.#state === 'running') this.#sendStream(PayloadType.flag, encodeFlag(value));
+        },
+        finish: (output) => void this.#finish(output),
+      },
+      log: this.#log,
+    });
+    await this.#port.start();
   }
 
   async #startCommand(): Promise<void> {
@@ -465,8 +495,15 @@ export class AgentSession {
     }
   }
 
-  /** AGENT shell_unix.go InputStreamMessageHandler. */
-  #pluginInput(payloadType: number, payload: Buffer): Processed {
+  /** AGENT shell_unix.go InputStreamMessageHandler (port.go's for port sessions). */
+  #pluginInput(payloadType: number, payload: Buffer): Processed | Promise<Processed> {
+    if (this.#settings.request.kind === 'port') {
+      if (!this.#port) return 'not-ready';
+      if (payloadType === PayloadType.flag && payload.length === 4) {
+        this.stats.flagsReceived.push(payload.readUInt32BE(0));
+      }
+      return this.#port.input(payloadType, payload);
+    }
     if (!this.#pty) return 'not-ready';
     switch (payloadType) {
       case PayloadType.output:
@@ -717,6 +754,7 @@ export class AgentSession {
     this.#state = 'ending';
     clearTimeout(this.#handshakeTimer);
     this.#pty?.kill();
+    this.#port?.stop();
     const deadline = Date.now() + this.#settings.drainTimeoutMs;
     while (this.#outgoing.size > 0 && Date.now() < deadline) await sleep(10);
     this.#state = 'ended';
@@ -754,6 +792,7 @@ export class AgentSession {
     this.#state = 'ended';
     this.#finalDelivered = true;
     this.#pty?.kill();
+    this.#port?.stop();
     this.#clearTimers();
     clearTimeout(this.#abandonTimer);
     this.#socket?.terminate();

@@ -12,11 +12,13 @@ import type { SessionBroker, SessionGrant, SessionRequest } from '../session-bro
 import { AgentSession, type AgentSessionStats, type DecryptDataKey } from './agent-session.js';
 import type { ContainerEnvironment } from './command.js';
 import { FaultController } from './faults.js';
+import { loopbackDestination, type PortDestination } from './port-destination.js';
 import type { Pacing } from './pty-process.js';
 
 export type { AgentSessionStats, DecryptDataKey } from './agent-session.js';
 export type { ContainerEnvironment } from './command.js';
 export { FaultController, type FaultCounters, type FaultPlan } from './faults.js';
+export { type PortDestination, worldDestination } from './port-destination.js';
 export type { Pacing } from './pty-process.js';
 
 export interface AgentOptions {
@@ -37,6 +39,8 @@ export interface AgentOptions {
   resumeWindowMs?: number;
   /** How long a new session waits for its first client connection. */
   connectTimeoutMs?: number;
+  /** Where port sessions connect; loopback destinations as they are by default. */
+  portDestination?: PortDestination;
   /** http(s)://host:port of the server that routes upgrades here; settable later. */
   publicUrl?: string;
   log?: (line: string) => void;
@@ -101,6 +105,7 @@ export function createAgent(options: AgentOptions = {}): Agent {
         resumeWindowMs: options.resumeWindowMs ?? 120_000,
         connectTimeoutMs: options.connectTimeoutMs ?? 60_000,
         faults: faults.forSession(sessionId),
+        portDestination: options.portDestination ?? loopbackDestination,
         log,
       });
       sessions.set(sessionId, session);

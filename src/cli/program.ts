@@ -8,6 +8,7 @@ import { registerCoder } from './commands/coder.js';
 import { registerQuery } from './commands/query.js';
 import { registerRemote } from './commands/remote.js';
 import { registerSandbox } from './commands/sandbox.js';
+import { registerTunnel } from './commands/tunnel.js';
 import { reportError } from './errors.js';
 import { takeExitStatus } from './shared.js';
 
@@ -59,6 +60,7 @@ Try it without AWS: coderdb sandbox demo`,
   registerCoder(program);
   registerAdmin(program);
   registerRemote(program);
+  registerTunnel(program);
   registerSandbox(program);
   return program;
 }

@@ -20,6 +20,7 @@ export interface GlobalOptions {
   secretId?: string;
   awsProfile?: string;
   iamAuth?: boolean;
+  installClient?: boolean;
   format?: string;
   showSecrets?: boolean;
 }
@@ -40,6 +41,7 @@ export function profileOptions(options: GlobalOptions): LoadOptions {
     secretId: options.secretId,
     awsProfile: options.awsProfile,
     iamAuth: options.iamAuth,
+    installClient: options.installClient,
   };
   return {
     ...(options.profile ? { profile: options.profile } : {}),

@@ -12,6 +12,7 @@ interface SandboxFlags {
   scenario?: string;
   scale?: string;
   realisticPacing?: boolean;
+  agentVersion?: string;
   dbPort?: string;
   awsPort?: string;
   keep?: boolean;
@@ -30,6 +31,10 @@ function addStartOptions(command: Command): Command {
     .option('--scenario <name>', 'start as a broken deployment (see `coderdb sandbox scenarios`)', 'healthy')
     .option('--scale <n>', 'demo data scale (1 ≈ a small team; 1000 ≈ tens of MB)', '1')
     .option('--realistic-pacing', 'pace the data channel like the real agent (about 1 MB/s)')
+    .option(
+      '--agent-version <version>',
+      'SSM agent version to claim (≤ 3.0.196.0: port forwarding without smux)',
+    )
     .option('--db-port <port>', 'fixed database port (default: a free one)')
     .option('--aws-port <port>', 'fixed AWS endpoint port (default: a free one)');
 }
@@ -44,6 +49,7 @@ function sandboxOptions(flags: SandboxFlags) {
     ...(flags.scenario ? { scenario: flags.scenario } : {}),
     scale,
     realisticPacing: Boolean(flags.realisticPacing),
+    ...(flags.agentVersion ? { agentVersion: flags.agentVersion } : {}),
     ...(flags.dbPort ? { dbPort: Number(flags.dbPort) } : {}),
     ...(flags.awsPort ? { awsPort: Number(flags.awsPort) } : {}),
   };

@@ -316,7 +316,8 @@ describe('emulated agent: sessions', () => {
     expect(client.output()).toBe('ok');
   });
 
-  it('answers a port session the way an agent without the Port plugin does', async () => {
+  it('opens a port session with a Port handshake carrying the document properties', async () => {
+    // The Port plugin itself is covered in port.test.ts.
     const lb = await startLoopback();
     loopbacks.push(lb);
     const grant = lb.agent.broker.open({
@@ -327,8 +328,16 @@ describe('emulated agent: sessions', () => {
     });
     const client = await RawClient.connect(grant.streamUrl, grant.tokenValue);
     clients.push(client);
-    const closed = await client.waitFor(isClosed, 'channel_closed');
-    expect(parseChannelClosed(closed.payload).output).toContain('Plugin with name Port is not supported');
+    const request = await client.waitFor((f) => f.payloadType === PayloadType.handshakeRequest, 'handshake');
+    expect(parseHandshakeRequest(request.payload).RequestedClientActions).toEqual([
+      {
+        ActionType: 'SessionType',
+        ActionParameters: {
+          SessionType: 'Port',
+          Properties: { portNumber: '5432', type: 'LocalPortForwarding', localPortNumber: '0' },
+        },
+      },
+    ]);
   });
 
   it('ends on TerminateSession and then cannot be resumed', async () => {
