@@ -25,6 +25,7 @@ export {
   setTemplateDescription,
 } from './ops/coder/templates.js';
 export { type Context, Db, type ResultSet, toObjects, withReadSession } from './ops/db.js';
+export { checkCatalog, type DoctorReport, runDoctor } from './ops/doctor/index.js';
 export { runReadQuery } from './ops/query.js';
 export {
   applyWrite,

@@ -3,6 +3,7 @@
 // temporary keys it issued through sts:GetSessionToken. The credential scope also names the
 // service, which is how Query-protocol requests (all POSTed to `/`) are routed.
 
+import type { RequestContext } from './iam-policy.js';
 import type { RuntimeState } from './services/types.js';
 
 export const SANDBOX_ACCESS_KEY_ID = 'AKIASANDBOXEXAMPLE00';
@@ -42,4 +43,14 @@ export function checkCredential(
   const issued = state.issuedKeys.get(credential.accessKeyId);
   if (!issued) return 'unknown';
   return issued.expiresAt > Date.now() ? 'ok' : 'expired';
+}
+
+/**
+ * The IAM condition keys a request signed with this key carries: temporary keys say whether they
+ * were issued with MFA; long-term keys (the sandbox key) carry no `aws:MultiFactorAuthPresent`
+ * at all, which is what `BoolIfExists` "deny unless MFA" policies test for.
+ */
+export function requestContext(accessKeyId: string, state: RuntimeState): RequestContext {
+  const issued = state.issuedKeys.get(accessKeyId);
+  return issued ? { 'aws:MultiFactorAuthPresent': issued.mfa ? 'true' : 'false' } : {};
 }

@@ -1,11 +1,20 @@
 // A small IAM policy evaluator, used both to authorize emulated API calls and to answer
 // iam:SimulatePrincipalPolicy: explicit Deny wins, then any Allow, else implicit deny. It matches
 // Action/NotAction (case-insensitive) and Resource/NotResource (case-sensitive) with `*` and `?`
-// wildcards. Conditions are not evaluated: a statement with a Condition never matches.
+// wildcards. Conditions are evaluated only for the Bool and StringEquals operators (and their
+// IfExists forms) against the request context the caller passes (the endpoint passes
+// `aws:MultiFactorAuthPresent`, which is how "deny unless signed in with MFA" policies work); a
+// statement with any other condition operator never matches.
 
 import type { IamPrincipal, PolicyDocument, PolicyStatement, World } from './world.js';
 
 export type EvalDecision = 'allowed' | 'explicitDeny' | 'implicitDeny';
+
+/**
+ * Condition keys of the request, e.g. `{ 'aws:MultiFactorAuthPresent': 'true' }`. A key that is
+ * absent is absent, as in IAM: long-term access keys carry no `aws:MultiFactorAuthPresent`.
+ */
+export type RequestContext = Record<string, string>;
 
 /** A policy as IAM reports it in MatchedStatements. */
 export interface SourcePolicy {
@@ -50,8 +59,40 @@ function list(value: string | string[] | undefined): string[] | undefined {
   return Array.isArray(value) ? value : [value];
 }
 
-function statementMatches(s: PolicyStatement, action: string, resource: string): boolean {
-  if (s.Condition && Object.keys(s.Condition).length > 0) return false;
+const CONDITION_OPERATORS = ['Bool', 'BoolIfExists', 'StringEquals', 'StringEqualsIfExists'];
+
+/** Every operator and key must hold; the values of one key are alternatives. */
+function conditionHolds(
+  condition: NonNullable<PolicyStatement['Condition']>,
+  context: RequestContext,
+): boolean {
+  for (const [operator, keys] of Object.entries(condition)) {
+    if (!CONDITION_OPERATORS.includes(operator)) return false;
+    const ifExists = operator.endsWith('IfExists');
+    const bool = operator.startsWith('Bool');
+    for (const [key, expected] of Object.entries(keys)) {
+      const actual = Object.entries(context).find(([k]) => k.toLowerCase() === key.toLowerCase())?.[1];
+      if (actual === undefined) {
+        if (ifExists) continue;
+        return false;
+      }
+      const values = Array.isArray(expected) ? expected : [expected];
+      const same = (v: string) => (bool ? v.toLowerCase() === actual.toLowerCase() : v === actual);
+      if (!values.some(same)) return false;
+    }
+  }
+  return true;
+}
+
+function statementMatches(
+  s: PolicyStatement,
+  action: string,
+  resource: string,
+  context: RequestContext,
+): boolean {
+  if (s.Condition && Object.keys(s.Condition).length > 0 && !conditionHolds(s.Condition, context)) {
+    return false;
+  }
   const actions = list(s.Action);
   const notActions = list(s.NotAction);
   const actionOk = actions
@@ -91,13 +132,18 @@ function statementSpans(document: PolicyDocument): Pick<MatchedStatement, 'start
   return spans;
 }
 
-export function evaluate(policies: SourcePolicy[], action: string, resource: string): Evaluation {
+export function evaluate(
+  policies: SourcePolicy[],
+  action: string,
+  resource: string,
+  context: RequestContext = {},
+): Evaluation {
   const allows: MatchedStatement[] = [];
   const denies: MatchedStatement[] = [];
   for (const p of policies) {
     let spans: ReturnType<typeof statementSpans> | undefined;
     p.document.Statement.forEach((s, i) => {
-      if (!statementMatches(s, action, resource)) return;
+      if (!statementMatches(s, action, resource, context)) return;
       spans ??= statementSpans(p.document);
       const span = spans[i] ?? { start: { line: 1, column: 1 }, end: { line: 1, column: 1 } };
       const m = { sourcePolicyId: p.id, sourcePolicyType: p.type, statementIndex: i, ...span };
@@ -132,6 +178,7 @@ export function evaluatePrincipal(
   principal: IamPrincipal,
   action: string,
   resource: string,
+  context: RequestContext = {},
 ): Evaluation {
-  return evaluate(principalPolicies(world, principal), action, resource);
+  return evaluate(principalPolicies(world, principal), action, resource, context);
 }

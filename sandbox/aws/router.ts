@@ -5,7 +5,13 @@
 
 import { randomUUID } from 'node:crypto';
 import type { SessionBroker } from '../session-broker.js';
-import { type CredentialCheck, checkCredential, parseAuthorization, parsePresigned } from './auth.js';
+import {
+  type CredentialCheck,
+  checkCredential,
+  parseAuthorization,
+  parsePresigned,
+  requestContext,
+} from './auth.js';
 import { AccessDenied, AwsError } from './errors.js';
 import { evaluatePrincipal } from './iam-policy.js';
 import { jsonError, jsonResult, parseJsonBody, parseTarget } from './protocol/json.js';
@@ -47,6 +53,7 @@ function header(call: IncomingCall, name: string): string | undefined {
 
 function context(deps: RouterDeps, requestId: string, accessKeyId: string): ServiceContext {
   const world = deps.world();
+  const conditions = requestContext(accessKeyId, deps.state);
   return {
     world,
     broker: deps.broker,
@@ -54,7 +61,7 @@ function context(deps: RouterDeps, requestId: string, accessKeyId: string): Serv
     state: deps.state,
     accessKeyId,
     authorize(action: string, resource = '*') {
-      const { decision } = evaluatePrincipal(world, world.caller, action, resource);
+      const { decision } = evaluatePrincipal(world, world.caller, action, resource, conditions);
       if (decision !== 'allowed') {
         throw new AccessDenied(world.caller.arn, action, resource, decision === 'explicitDeny');
       }

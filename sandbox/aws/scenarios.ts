@@ -265,6 +265,50 @@ export const SCENARIOS: Record<string, Scenario> = {
       );
     },
   },
+  'pid-mode-task': {
+    description:
+      'The task definition sets pidMode "task": ECS Exec runs one agent per PID namespace, in one container.',
+    apply(world) {
+      taskDefinition(world).pidMode = 'task';
+    },
+  },
+  'mfa-required': {
+    description:
+      "The operator's policies deny everything but MFA set-up unless the credentials were issued with MFA.",
+    apply(world) {
+      world.caller.inlinePolicies.ForceMFA = {
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Sid: 'DenyAllExceptListedIfNoMFA',
+            Effect: 'Deny',
+            NotAction: [
+              'iam:CreateVirtualMFADevice',
+              'iam:EnableMFADevice',
+              'iam:GetUser',
+              'iam:ListMFADevices',
+              'iam:ListVirtualMFADevices',
+              'iam:ResyncMFADevice',
+              'sts:GetSessionToken',
+            ],
+            Resource: '*',
+            Condition: { BoolIfExists: { 'aws:MultiFactorAuthPresent': 'false' } },
+          },
+        ],
+      };
+    },
+  },
+  'secret-endpoint-mismatch': {
+    description: "The secret names the runbook's old RDS host and another port, not the instance's endpoint.",
+    apply(world) {
+      const secret = world.secrets.find((s) => s.name === IDS.secretName);
+      if (!secret) return;
+      const db = parseDatabaseUrl(secret.secretString);
+      const auth = `${encodeURIComponent(db.user)}:${encodeURIComponent(db.password)}`;
+      const host = 'coder-postgres.cunxsqwqr7rg.us-east-1.rds.amazonaws.com';
+      secret.secretString = `postgres://${auth}@${host}:${db.port + 1}/${db.dbname}?sslmode=require`;
+    },
+  },
   'psql-missing': {
     description: 'The AWS side is healthy; the container has no psql (world.container.hasPsql is false).',
     apply(world) {

@@ -1,5 +1,6 @@
-// The IAM side of the emulated deployment: the operator user (the caller) with a read-only managed
-// policy and an inline policy for exec, port forwarding, the secret and the exec KMS key; the task
+// The IAM side of the emulated deployment: the operator user (the caller, with a virtual MFA
+// device) with a read-only managed policy and an inline policy for exec, port forwarding, the
+// secret and the exec KMS key; the task
 // role with the ECSExecPolicy inline policy; the execution role; and the managed policies.
 
 import { ARNS, DAY, IDS } from './world-ids.js';
@@ -114,6 +115,9 @@ export function buildIam(now: number): {
     id: 'AIDASANDBOXOPERATOR01',
     path: '/',
     createdAt: now - 400 * DAY,
+    mfaDevices: [
+      { serialNumber: `arn:aws:iam::${account}:mfa/${IDS.callerUserName}`, enabledAt: now - 300 * DAY },
+    ],
     attachedPolicyArns: [operatorPolicyArn],
     inlinePolicies: {
       CoderDatabaseAccess: policy(

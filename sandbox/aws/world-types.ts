@@ -39,6 +39,8 @@ export interface IamPrincipal {
   createdAt: number;
   inlinePolicies: Record<string, PolicyDocument>;
   attachedPolicyArns: string[];
+  /** MFA devices of a user (iam:ListMFADevices); roles have none. */
+  mfaDevices?: { serialNumber: string; enabledAt: number }[];
 }
 
 export interface IamRole extends IamPrincipal {

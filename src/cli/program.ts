@@ -5,6 +5,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { registerAdmin } from './commands/admin.js';
 import { registerCatalog } from './commands/catalog.js';
 import { registerCoder } from './commands/coder.js';
+import { registerDoctor } from './commands/doctor.js';
 import { registerQuery } from './commands/query.js';
 import { registerRemote } from './commands/remote.js';
 import { registerSandbox } from './commands/sandbox.js';
@@ -59,6 +60,7 @@ Try it without AWS: coderdb sandbox demo`,
   registerCatalog(program);
   registerCoder(program);
   registerAdmin(program);
+  registerDoctor(program);
   registerRemote(program);
   registerTunnel(program);
   registerSandbox(program);

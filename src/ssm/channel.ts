@@ -350,7 +350,10 @@ export class DataChannel extends EventEmitter<DataChannelEvents> {
       } catch (error) {
         this.#log(`TerminateSession failed: ${describe(error)}`);
       }
-      await Promise.race([this.closed, sleep(this.#timeouts.closeWaitMs)]);
+      // A bounded wait whose timer is cleared, so a prompt channel_closed lets the process exit.
+      await withTimeout(this.closed, this.#timeouts.closeWaitMs, () => new Error('close wait')).catch(
+        () => undefined,
+      );
     }
     this.#end({ reason: 'terminated', output: '' });
     return this.closed;

@@ -1,9 +1,10 @@
 // AWS IAM (awsQuery, version 2010-05-08): read access to the task role, the execution role and the
-// caller's user and their policies (documents URL-encoded, as IAM returns them), and
-// SimulatePrincipalPolicy answered by the same evaluator that authorizes this endpoint's calls.
+// caller's user, their policies (documents URL-encoded, as IAM returns them) and MFA devices, and
+// SimulatePrincipalPolicy (with ContextEntries) answered by the same evaluator that authorizes
+// this endpoint's calls.
 
 import { AwsError } from '../errors.js';
-import { evaluate, policyText, principalPolicies } from '../iam-policy.js';
+import { evaluate, policyText, principalPolicies, type RequestContext } from '../iam-policy.js';
 import type { QueryInput } from '../protocol/query.js';
 import type { XmlValue } from '../protocol/xml.js';
 import type { IamPrincipal, IamRole, ManagedPolicy, PolicyDocument, World } from '../world.js';
@@ -125,6 +126,31 @@ function listAttachedUserPolicies(input: QueryInput, ctx: ServiceContext) {
   return { AttachedPolicies: attached(ctx.world, user), IsTruncated: false };
 }
 
+function listMfaDevices(input: QueryInput, ctx: ServiceContext) {
+  const user = requireUser(input, ctx, 'iam:ListMFADevices');
+  return {
+    MFADevices: (user.mfaDevices ?? []).map((d) => ({
+      UserName: user.name,
+      SerialNumber: d.serialNumber,
+      EnableDate: new Date(d.enabledAt),
+    })),
+    IsTruncated: false,
+  };
+}
+
+/** `ContextEntries.member.N.ContextKeyName` / `….ContextKeyValues.member.M` → first value per key. */
+function contextEntries(input: QueryInput): RequestContext {
+  const context: RequestContext = {};
+  const re = /^ContextEntries\.member\.(\d+)\.ContextKeyName$/;
+  for (const [k, name] of input.params) {
+    const m = re.exec(k);
+    if (!m) continue;
+    const values = input.list(`ContextEntries.member.${m[1]}.ContextKeyValues`);
+    if (values[0] !== undefined) context[name] = values[0];
+  }
+  return context;
+}
+
 function listGroupsForUser(input: QueryInput, ctx: ServiceContext) {
   requireUser(input, ctx, 'iam:ListGroupsForUser');
   return { Groups: [], IsTruncated: false };
@@ -181,11 +207,12 @@ function simulatePrincipalPolicy(input: QueryInput, ctx: ServiceContext) {
   const actions = input.list('ActionNames');
   if (actions.length === 0) throw new AwsError('ValidationError', 'ActionNames must not be empty.');
   const resources = input.list('ResourceArns');
+  const context = contextEntries(input);
   const policies = principalPolicies(ctx.world, principal);
   const results: XmlValue[] = [];
   for (const action of actions) {
     for (const resource of resources.length > 0 ? resources : ['*']) {
-      const { decision, matched } = evaluate(policies, action, resource);
+      const { decision, matched } = evaluate(policies, action, resource, context);
       results.push({
         EvalActionName: action,
         EvalResourceName: resource,
@@ -219,6 +246,7 @@ export const iamService: QueryService = {
     ListUserPolicies: listUserPolicies,
     ListAttachedUserPolicies: listAttachedUserPolicies,
     ListGroupsForUser: listGroupsForUser,
+    ListMFADevices: listMfaDevices,
     GetPolicy: getPolicy,
     GetPolicyVersion: getPolicyVersion,
     SimulatePrincipalPolicy: simulatePrincipalPolicy,

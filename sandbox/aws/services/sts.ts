@@ -1,6 +1,7 @@
 // AWS STS (awsQuery, version 2011-06-15): GetCallerIdentity, which needs no permission, and
 // GetSessionToken, which hands out temporary credentials (accepted by this endpoint afterwards)
-// so an MFA flow can be exercised. The MFA code `000000` is treated as wrong.
+// so an MFA flow can be exercised: credentials issued with a valid code sign requests that carry
+// `aws:MultiFactorAuthPresent=true`. The MFA code `000000` is treated as wrong.
 
 import { randomBytes } from 'node:crypto';
 import { AwsError } from '../errors.js';
@@ -41,7 +42,12 @@ function getSessionToken(input: QueryInput, ctx: ServiceContext) {
   const secretAccessKey = randomId(40, 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789');
   const sessionToken = `IQoJb3JpZ2luX2VjE${randomBytes(96).toString('base64')}`;
   const expiresAt = Date.now() + duration * 1000;
-  ctx.state.issuedKeys.set(accessKeyId, { secretAccessKey, sessionToken, expiresAt });
+  ctx.state.issuedKeys.set(accessKeyId, {
+    secretAccessKey,
+    sessionToken,
+    expiresAt,
+    mfa: serial !== undefined,
+  });
   return {
     Credentials: {
       AccessKeyId: accessKeyId,

@@ -22,8 +22,15 @@ export interface SessionRecord {
 /** Mutable state that lives as long as the endpoint, across scenario switches. */
 export interface RuntimeState {
   sessions: Map<string, SessionRecord>;
-  /** Temporary credentials handed out by sts:GetSessionToken, by access key id. */
-  issuedKeys: Map<string, { secretAccessKey: string; sessionToken: string; expiresAt: number }>;
+  /**
+   * Temporary credentials handed out by sts:GetSessionToken, by access key id; `mfa` when they
+   * were issued against a valid MFA code (requests signed with them carry
+   * `aws:MultiFactorAuthPresent`).
+   */
+  issuedKeys: Map<
+    string,
+    { secretAccessKey: string; sessionToken: string; expiresAt: number; mfa?: boolean }
+  >;
 }
 
 export interface ServiceContext {
