@@ -40,6 +40,10 @@ function credentialProvider(profile: Profile): AwsCredentialIdentityProvider {
       defaultProvider({
         ...(profile.awsProfile ? { profile: profile.awsProfile } : {}),
         mfaCodeProvider: askMfaCode,
+        // The STS client that assumes roles for the provider must reach the same endpoint.
+        ...(profile.awsEndpoint
+          ? { clientConfig: { endpoint: profile.awsEndpoint, region: profile.region } }
+          : {}),
       }),
     );
     try {

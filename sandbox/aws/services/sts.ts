@@ -1,6 +1,7 @@
 // AWS STS (awsQuery, version 2011-06-15): GetCallerIdentity, which needs no permission, and
-// GetSessionToken, which hands out temporary credentials (accepted by this endpoint afterwards)
-// so an MFA flow can be exercised: credentials issued with a valid code sign requests that carry
+// GetSessionToken and AssumeRole, which hand out temporary credentials (accepted by this endpoint
+// afterwards) so MFA flows can be exercised — the SDK's `mfa_serial` + `role_arn` profiles call
+// AssumeRole with the code: credentials issued with a valid code sign requests that carry
 // `aws:MultiFactorAuthPresent=true`. The MFA code `000000` is treated as wrong.
 
 import { randomBytes } from 'node:crypto';
@@ -18,14 +19,19 @@ function randomId(length: number, alphabet: string): string {
   return Array.from(bytes, (b) => alphabet[b % alphabet.length]).join('');
 }
 
-function getSessionToken(input: QueryInput, ctx: ServiceContext) {
-  const duration = input.int('DurationSeconds') ?? 43_200;
-  if (duration < 900 || duration > 129_600) {
+function duration(input: QueryInput, fallback: number, max: number): number {
+  const seconds = input.int('DurationSeconds') ?? fallback;
+  if (seconds < 900 || seconds > max) {
     throw new AwsError(
       'ValidationError',
-      `Value '${duration}' at 'durationSeconds' failed to satisfy constraint.`,
+      `Value '${seconds}' at 'durationSeconds' failed to satisfy constraint.`,
     );
   }
+  return seconds;
+}
+
+/** Checks SerialNumber/TokenCode; true when a valid MFA code was given. */
+function mfaCode(input: QueryInput): boolean {
   const serial = input.string('SerialNumber');
   const code = input.string('TokenCode');
   if (code !== undefined && serial === undefined) {
@@ -38,22 +44,46 @@ function getSessionToken(input: QueryInput, ctx: ServiceContext) {
       403,
     );
   }
+  return serial !== undefined;
+}
+
+function issueCredentials(ctx: ServiceContext, seconds: number, mfa: boolean) {
   const accessKeyId = `ASIASANDBOX${randomId(9, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567')}`;
   const secretAccessKey = randomId(40, 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789');
   const sessionToken = `IQoJb3JpZ2luX2VjE${randomBytes(96).toString('base64')}`;
-  const expiresAt = Date.now() + duration * 1000;
-  ctx.state.issuedKeys.set(accessKeyId, {
-    secretAccessKey,
-    sessionToken,
-    expiresAt,
-    mfa: serial !== undefined,
-  });
+  const expiresAt = Date.now() + seconds * 1000;
+  ctx.state.issuedKeys.set(accessKeyId, { secretAccessKey, sessionToken, expiresAt, mfa });
   return {
-    Credentials: {
-      AccessKeyId: accessKeyId,
-      SecretAccessKey: secretAccessKey,
-      SessionToken: sessionToken,
-      Expiration: new Date(expiresAt),
+    AccessKeyId: accessKeyId,
+    SecretAccessKey: secretAccessKey,
+    SessionToken: sessionToken,
+    Expiration: new Date(expiresAt),
+  };
+}
+
+function getSessionToken(input: QueryInput, ctx: ServiceContext) {
+  const seconds = duration(input, 43_200, 129_600);
+  return { Credentials: issueCredentials(ctx, seconds, mfaCode(input)) };
+}
+
+/** Any role of the account may be assumed; the sandbox does not model trust policies. */
+function assumeRole(input: QueryInput, ctx: ServiceContext) {
+  const roleArn = input.string('RoleArn');
+  const sessionName = input.string('RoleSessionName');
+  if (!roleArn || !sessionName)
+    throw new AwsError('ValidationError', 'RoleArn and RoleSessionName are required.');
+  const role = /^arn:aws:iam::(\d{12}):role\/(.+)$/.exec(roleArn);
+  if (!role || role[1] !== ctx.world.account) {
+    throw new AwsError('AccessDenied', `Not authorized to perform sts:AssumeRole on ${roleArn}`, 403);
+  }
+  const seconds = duration(input, 3600, 43_200);
+  const credentials = issueCredentials(ctx, seconds, mfaCode(input));
+  const roleName = role[2]!.split('/').at(-1)!;
+  return {
+    Credentials: credentials,
+    AssumedRoleUser: {
+      AssumedRoleId: `AROASANDBOX${randomId(9, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567')}:${sessionName}`,
+      Arn: `arn:aws:sts::${ctx.world.account}:assumed-role/${roleName}/${sessionName}`,
     },
   };
 }
@@ -67,5 +97,6 @@ export const stsService: QueryService = {
   operations: {
     GetCallerIdentity: getCallerIdentity,
     GetSessionToken: getSessionToken,
+    AssumeRole: assumeRole,
   },
 };
