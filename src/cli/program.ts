@@ -38,6 +38,7 @@ export function buildProgram(): Command {
     .option('--secret-id <id>', 'Secrets Manager secret with the database URL (default coder-postgres-url)')
     .option('--aws-profile <name>', 'AWS profile for credentials (default: the SDK default chain)')
     .option('--iam-auth', 'RDS IAM authentication: sign a token instead of using the password')
+    .option('--install-client', 'exec transport: install psql in the container (apk) if it is missing')
     .addOption(
       new Option('-o, --format <format>', 'output format')
         .choices(['table', 'json', 'csv', 'ndjson'])

@@ -1,0 +1,3 @@
+import { sessionSuite } from './session-suite.js';
+
+sessionSuite({ engine: 'pglite', transportTests: true });

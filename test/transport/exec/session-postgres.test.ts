@@ -1,0 +1,3 @@
+import { sessionSuite } from './session-suite.js';
+
+sessionSuite({ engine: 'postgres', transportTests: false });
