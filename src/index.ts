@@ -13,6 +13,13 @@ export { createWriter, FORMATS, type Format, type ResultWriter } from './core/ou
 export { Sink, StringSink } from './core/output/sink.js';
 export type { ColumnType, Field, JsonValue, RawRow } from './core/pgtypes.js';
 export { redactUrl, Secret } from './core/secret.js';
+export {
+  inspectBackup,
+  listBackups,
+  restoreBackup,
+  takeBackup,
+  verifyBackup,
+} from './ops/backup/index.js';
 export { databaseConnections, databaseSize, describeTable, listTables } from './ops/catalog.js';
 export { countWorkspaces, listUsers, listWorkspaces } from './ops/coder/people.js';
 export { loadCoderSchema } from './ops/coder/schema.js';

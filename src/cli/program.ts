@@ -3,6 +3,7 @@
 
 import { Command, CommanderError, Option } from 'commander';
 import { registerAdmin } from './commands/admin.js';
+import { registerBackup } from './commands/backup.js';
 import { registerCatalog } from './commands/catalog.js';
 import { registerCoder } from './commands/coder.js';
 import { registerDoctor } from './commands/doctor.js';
@@ -61,6 +62,7 @@ Try it without AWS: coderdb sandbox demo`,
   registerCatalog(program);
   registerCoder(program);
   registerAdmin(program);
+  registerBackup(program);
   registerDoctor(program);
   registerRemote(program);
   registerTunnel(program);

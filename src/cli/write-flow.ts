@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import { refusedError } from '../core/errors.js';
 import type { Format } from '../core/output/formats.js';
 import { ask, canPrompt } from '../core/prompt.js';
+import type { Context } from '../ops/db.js';
 import type { WriteOptions, WriteOutcome, WritePlan } from '../ops/write/index.js';
 
 export interface WriteFlags {
@@ -13,6 +14,7 @@ export interface WriteFlags {
   reason?: string;
   undo?: boolean;
   allowAllRows?: boolean;
+  backup?: boolean;
 }
 
 export function addWriteFlags(command: Command, options: { allowAllRows?: boolean } = {}): Command {
@@ -20,7 +22,8 @@ export function addWriteFlags(command: Command, options: { allowAllRows?: boolea
     .option('--dry-run', 'show the plan (rows affected, before/after) and stop')
     .option('-y, --yes', 'apply without asking (needed when there is no terminal)')
     .option('--reason <text>', 'why the change is made; recorded in the audit log')
-    .option('--no-undo', 'allow statements coderdb cannot undo (DDL, tables without a primary key)');
+    .option('--no-undo', 'allow statements coderdb cannot undo (DDL, tables without a primary key)')
+    .option('--backup', 'take a full backup (coderdb backup) after confirming and before applying');
   if (options.allowAllRows) command.option('--allow-all-rows', 'allow UPDATE/DELETE without a WHERE clause');
   return command;
 }
@@ -36,7 +39,27 @@ export function writeOptions(flags: WriteFlags, format: Format): WriteOptions {
       process.stdout.write(`${formatPlan(plan)}\n\n`);
     },
     confirm: (plan) => confirmApply(plan, Boolean(flags.yes)),
+    ...(flags.backup ? { beforeApply: backupBeforeApply } : {}),
   };
+}
+
+/** --backup: a full backup of the database the plan is about to change; no backup, no apply. */
+async function backupBeforeApply(plan: WritePlan, context: Context): Promise<void> {
+  const { takeBackup } = await import('../ops/backup/index.js');
+  const { progressRenderer } = await import('./commands/backup.js');
+  process.stderr.write(`Backing up "${plan.database}" before applying…\n`);
+  const progress = progressRenderer();
+  try {
+    const backup = await takeBackup(context, {
+      reason: `before ${plan.request.command}${plan.request.reason ? `: ${plan.request.reason}` : ''}`,
+      onProgress: progress.listener,
+    });
+    progress.done();
+    process.stderr.write(`backup: ${backup.file}\n`);
+  } catch (error) {
+    progress.done();
+    throw error;
+  }
 }
 
 async function confirmApply(plan: WritePlan, yes: boolean): Promise<boolean> {

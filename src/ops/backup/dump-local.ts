@@ -1,0 +1,61 @@
+// pg_dump on this machine, for the direct and tunnel transports: custom format streamed from its
+// stdout into the archive file (through the meter), or with --parallel a directory dump with -j N
+// into a private temporary directory, packed into a tar afterwards.
+
+import type { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { connectionError } from '../../core/errors.js';
+import type { PgTarget } from '../../transport/pg-url.js';
+import { type PgTool, pgEnv, runPgTool, toolErrors } from './pg-tools.js';
+import { LOCK_WAIT_TIMEOUT_MS } from './remote-script.js';
+
+/** Bound on one pg_dump run; far beyond any Coder database, but not forever. */
+export const DUMP_TIMEOUT_MS = 12 * 60 * 60_000;
+
+const baseArgs = ['--no-password', `--lock-wait-timeout=${LOCK_WAIT_TIMEOUT_MS}`];
+
+/** pg_dump -Fc to stdout, piped into `out` (which the pipeline ends). */
+export async function dumpCustomLocally(tool: PgTool, target: PgTarget, out: Writable): Promise<void> {
+  const run = runPgTool(tool, ['-Fc', ...baseArgs], pgEnv(target, 'coderdb backup'), {
+    stdout: 'pipe',
+    timeoutMs: DUMP_TIMEOUT_MS,
+  });
+  let streamError: unknown;
+  try {
+    await pipeline(run.child.stdout!, out);
+  } catch (error) {
+    streamError = error;
+    run.child.kill('SIGTERM');
+  }
+  const exit = await run.exited;
+  if (streamError !== undefined) throw streamError;
+  if (exit.code !== 0) throw dumpFailed(tool, exit.stderr, exit.signal);
+}
+
+/** pg_dump -Fd -j N into `dir` (which must not exist yet). */
+export async function dumpDirectoryLocally(
+  tool: PgTool,
+  target: PgTarget,
+  dir: string,
+  jobs: number,
+): Promise<void> {
+  const run = runPgTool(
+    tool,
+    ['-Fd', '-j', String(jobs), '-f', dir, ...baseArgs],
+    pgEnv(target, 'coderdb backup'),
+    {
+      stdout: 'ignore',
+      timeoutMs: DUMP_TIMEOUT_MS,
+    },
+  );
+  const exit = await run.exited;
+  if (exit.code !== 0) throw dumpFailed(tool, exit.stderr, exit.signal);
+}
+
+export function dumpFailed(tool: PgTool | string, stderr: string, signal?: NodeJS.Signals | null) {
+  const name = typeof tool === 'string' ? tool : tool.path;
+  const why = signal ? `was stopped (${signal})` : 'failed';
+  return connectionError('backup.pg-dump-failed', `${name} ${why}: ${toolErrors(stderr, 'pg_dump')}`, {
+    hint: 'nothing was kept; check the error above, or run `coderdb doctor`',
+  });
+}

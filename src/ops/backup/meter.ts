@@ -1,0 +1,70 @@
+// A pass-through that measures what flows into an archive: byte count, SHA-256 and throttled
+// progress events. Every path that writes or reads an archive puts one in its pipeline, so the
+// manifest's size and checksum are computed from the very bytes that reached the disk.
+
+import { createHash, type Hash } from 'node:crypto';
+import { createReadStream, statSync } from 'node:fs';
+import { Transform, type TransformCallback, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ProgressListener, ProgressPhase } from './types.js';
+
+const PROGRESS_EVERY_MS = 200;
+
+export class Meter extends Transform {
+  bytes = 0;
+  readonly #hash: Hash = createHash('sha256');
+  readonly #started = performance.now();
+  #lastReport = 0;
+
+  constructor(
+    private readonly phase: ProgressPhase,
+    private readonly onProgress?: ProgressListener,
+    private readonly totalBytes?: number,
+  ) {
+    super({ highWaterMark: 256 * 1024 });
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.bytes += chunk.length;
+    this.#hash.update(chunk);
+    this.#report(false);
+    callback(null, chunk);
+  }
+
+  override _flush(callback: TransformCallback): void {
+    this.#report(true);
+    callback();
+  }
+
+  /** Hex SHA-256 of everything that passed; call once, after the stream finished. */
+  digest(): string {
+    return this.#hash.digest('hex');
+  }
+
+  #report(force: boolean): void {
+    if (!this.onProgress) return;
+    const now = performance.now();
+    if (!force && now - this.#lastReport < PROGRESS_EVERY_MS) return;
+    this.#lastReport = now;
+    this.onProgress({
+      phase: this.phase,
+      bytes: this.bytes,
+      ...(this.totalBytes === undefined ? {} : { totalBytes: this.totalBytes }),
+      elapsedMs: now - this.#started,
+    });
+  }
+}
+
+/** SHA-256 and size of a file, read in a stream. */
+export async function hashFile(
+  path: string,
+  onProgress?: ProgressListener,
+): Promise<{ sha256: string; size: number }> {
+  const meter = new Meter('verify', onProgress, statSync(path).size);
+  await pipeline(
+    createReadStream(path, { highWaterMark: 1024 * 1024 }),
+    meter,
+    new Writable({ write: (_chunk, _encoding, callback) => callback() }),
+  );
+  return { sha256: meter.digest(), size: meter.bytes };
+}
