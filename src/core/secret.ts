@@ -40,14 +40,18 @@ export function rememberSecret(value: string): void {
   if (value.length >= 4) known.add(value);
 }
 
-const URL_CREDENTIALS = /([a-z][a-z0-9+.-]*:\/\/)([^\s/@:]*)(:[^\s/@]*)?@/gi;
+// Bounded repetitions: a long run of letters (a hex literal, say) must not make every start
+// position scan to the end of the text.
+const URL_CREDENTIALS = /([a-z][a-z0-9+.-]{0,31}:\/\/)([^\s/@:]{0,256})(:[^\s/@]{0,1024})?@/gi;
 const PASSWORD_PARAM = /((?:^|[?&\s])(?:password|passwd|pwd|sslpassword)=)[^&\s]*/gi;
 
 /** Removes credentials from free text: URL passwords, password= parameters, known secrets. */
 export function scrub(text: string): string {
-  let out = text.replace(URL_CREDENTIALS, (_m, scheme: string, user: string, pass?: string) =>
-    pass ? `${scheme}${user}:***@` : `${scheme}${user}@`,
-  );
+  let out = !text.includes('://')
+    ? text
+    : text.replace(URL_CREDENTIALS, (_m, scheme: string, user: string, pass?: string) =>
+        pass ? `${scheme}${user}:***@` : `${scheme}${user}@`,
+      );
   out = out.replace(PASSWORD_PARAM, '$1***');
   for (const value of known) {
     if (out.includes(value)) out = out.split(value).join('***');

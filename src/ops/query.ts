@@ -4,7 +4,7 @@
 import { CoderdbError } from '../core/errors.js';
 import type { ResultWriter } from '../core/output/formats.js';
 import type { Field, RawRow } from '../core/pgtypes.js';
-import { type AnalyzedStatement, analyze, enforce } from '../sql/guard.js';
+import { type AnalyzedStatement, analyze, enforce, possibleOutputNames } from '../sql/guard.js';
 import { locate } from '../sql/parser.js';
 import { isSecretColumn, REDACTED_VALUE } from './coder/secrets.js';
 import { type Context, Db } from './db.js';
@@ -97,8 +97,9 @@ async function streamOne(
 
 /**
  * For CSV output of a query, the server can format the rows itself (COPY … TO STDOUT), which is
- * several times faster than parsing and re-formatting every value here. A zero-row probe first
- * learns the column names, so that results with credential columns keep the redacting path.
+ * several times faster than parsing and re-formatting every value here. Results that may have
+ * credential columns keep the redacting path: the names are read from the parse tree, or, behind a
+ * `*`, from a zero-row probe.
  */
 async function serverSideCsv(
   db: Db,
@@ -108,15 +109,9 @@ async function serverSideCsv(
 ): Promise<string | undefined> {
   if (writer.copyFormat !== 'csv' || !db.copyOut || statement.type !== 'SelectStmt') return undefined;
   if (!options.showSecrets) {
-    try {
-      await db.run('SAVEPOINT coderdb_probe');
-      const probe = await db.all(`SELECT * FROM (${statement.text}\n) AS coderdb_probe LIMIT 0`);
-      await db.run('RELEASE SAVEPOINT coderdb_probe');
-      if (secretIndexes(probe.fields).length > 0) return undefined;
-    } catch {
-      await db.run('ROLLBACK TO SAVEPOINT coderdb_probe').catch(() => undefined);
-      return undefined;
-    }
+    const names = possibleOutputNames(statement);
+    if (names?.some(isSecretColumn)) return undefined;
+    if (!names && (await probeHasSecrets(db, statement))) return undefined;
   }
   return `COPY (${statement.text}\n) TO STDOUT WITH (FORMAT csv, HEADER)`;
 }
@@ -144,4 +139,17 @@ export function withStatementPosition(error: unknown, statement: AnalyzedStateme
     hint: error.hint,
     cause: error,
   });
+}
+
+/** Runs the query for zero rows to learn its column names; true when one is a credential. */
+async function probeHasSecrets(db: Db, statement: AnalyzedStatement): Promise<boolean> {
+  try {
+    await db.run('SAVEPOINT coderdb_probe');
+    const probe = await db.all(`SELECT * FROM (${statement.text}\n) AS coderdb_probe LIMIT 0`);
+    await db.run('RELEASE SAVEPOINT coderdb_probe');
+    return secretIndexes(probe.fields).length > 0;
+  } catch {
+    await db.run('ROLLBACK TO SAVEPOINT coderdb_probe').catch(() => undefined);
+    return true;
+  }
 }

@@ -31,8 +31,11 @@ export interface AnalyzedStatement {
   /** For top-level INSERT/UPDATE/DELETE/MERGE. */
   dml?: 'insert' | 'update' | 'delete' | 'merge';
   target?: TargetTable;
-  /** UPDATE/DELETE whose WHERE clause is missing or refers to no column (WHERE true, WHERE 1=1). */
+  /** An UPDATE/DELETE whose WHERE clause is missing or refers to no column (WHERE true, WHERE 1=1),
+   * at the top level or inside WITH or EXPLAIN ANALYZE. */
   affectsAllRows: boolean;
+  /** The table such an UPDATE/DELETE changes every row of. */
+  allRowsTarget?: TargetTable;
   hasReturning: boolean;
   /** INSERT … ON CONFLICT DO UPDATE: it may change existing rows as well as add new ones. */
   upsert: boolean;
@@ -40,6 +43,8 @@ export interface AnalyzedStatement {
   hasWritingCte: boolean;
   /** The text to record in the audit log: string literals of role and credential statements masked. */
   auditText: string;
+  /** The statement's parse tree (the fields of its top-level node). */
+  node: Record<string, unknown>;
 }
 
 /** Functions that change something even inside a READ ONLY transaction, or outside it. */
@@ -96,6 +101,44 @@ const WRITING_FUNCTIONS: Record<string, string> = {
   dblink_connect_u: 'opens a connection to another server',
   txid_current: 'assigns a transaction id',
   pg_current_xact_id: 'assigns a transaction id',
+  // Functions that run SQL given as text, which the guard cannot see.
+  query_to_xml: 'runs the SQL text it is given, which cannot be checked',
+  query_to_xmlschema: 'runs the SQL text it is given, which cannot be checked',
+  query_to_xml_and_xmlschema: 'runs the SQL text it is given, which cannot be checked',
+  ts_stat: 'runs the SQL text it is given, which cannot be checked',
+  crosstab: 'runs the SQL text it is given, which cannot be checked',
+  crosstab2: 'runs the SQL text it is given, which cannot be checked',
+  crosstab3: 'runs the SQL text it is given, which cannot be checked',
+  crosstab4: 'runs the SQL text it is given, which cannot be checked',
+  connectby: 'runs SQL built from its arguments, which cannot be checked',
+  xpath_table: 'runs SQL built from its arguments, which cannot be checked',
+  pg_logical_slot_get_changes: 'consumes changes from a replication slot',
+  pg_logical_slot_get_binary_changes: 'consumes changes from a replication slot',
+  pg_replication_slot_advance: 'advances a replication slot',
+  pg_copy_logical_replication_slot: 'creates a replication slot',
+  pg_copy_physical_replication_slot: 'creates a replication slot',
+  pg_logical_emit_message: 'writes a message to the WAL',
+  pg_replication_origin_create: 'creates a replication origin',
+  pg_replication_origin_drop: 'drops a replication origin',
+  pg_replication_origin_advance: 'moves a replication origin',
+  pg_replication_origin_session_setup: 'changes the replication origin of the session',
+  pg_replication_origin_session_reset: 'changes the replication origin of the session',
+  pg_replication_origin_xact_setup: 'changes the replication origin of the transaction',
+  pg_replication_origin_xact_reset: 'changes the replication origin of the transaction',
+  pg_backup_start: 'starts a base backup',
+  pg_backup_stop: 'stops a base backup',
+  pg_start_backup: 'starts a base backup',
+  pg_stop_backup: 'stops a base backup',
+  pg_switch_xlog: 'switches the WAL file',
+  pg_wal_replay_pause: 'pauses WAL replay',
+  pg_wal_replay_resume: 'resumes WAL replay',
+  pg_stat_reset_subscription_stats: 'resets statistics',
+  pg_stat_statements_reset: 'resets statistics',
+  brin_summarize_new_values: 'writes to an index',
+  brin_summarize_range: 'writes to an index',
+  brin_desummarize_range: 'writes to an index',
+  gin_clean_pending_list: 'writes to an index',
+  pg_import_system_collations: 'creates collations',
 };
 
 /** Settings that would let a session leave read-only mode or change who it is. */
@@ -109,6 +152,15 @@ const PROTECTED_SETTINGS = new Set([
   'role',
   'session_replication_role',
 ]);
+
+/**
+ * Settings that change how PostgreSQL reads SQL text. With standard_conforming_strings off, `\'`
+ * ends no string; in a client encoding such as SJIS, a backslash can be the second byte of a
+ * character. Either way the server would split later statements differently from the guard's
+ * parser, and a function call or a second statement could hide inside what the guard saw as a
+ * string literal.
+ */
+const LEXICAL_SETTINGS = new Set(['standard_conforming_strings', 'client_encoding']);
 
 /** Statements PostgreSQL refuses inside a transaction block, or that change the server itself. */
 const OUTSIDE_TRANSACTION: Record<string, string> = {
@@ -177,12 +229,10 @@ export async function analyze(sql: string, options: AnalyzeOptions = {}): Promis
 }
 
 async function classify(raw: RawStatement, index: number): Promise<AnalyzedStatement> {
+  // Reasons to forbid come first: the first reason is the one a refusal names.
+  const forbidReasons = new Set<string>();
   const reasons = new Set<string>();
-  let forbidden = false;
-  const forbid = (reason: string) => {
-    forbidden = true;
-    reasons.add(reason);
-  };
+  const forbid = (reason: string) => forbidReasons.add(reason);
   const write = (reason: string) => reasons.add(reason);
 
   const statement: AnalyzedStatement = {
@@ -198,6 +248,12 @@ async function classify(raw: RawStatement, index: number): Promise<AnalyzedState
     upsert: false,
     hasWritingCte: false,
     auditText: CREDENTIAL_STATEMENTS.has(raw.type) ? await maskStrings(raw.text) : raw.text,
+    node: raw.node,
+  };
+  const finish = () => {
+    statement.reasons = [...new Set([...forbidReasons, ...reasons])];
+    statement.effect = forbidReasons.size ? 'forbidden' : reasons.size ? 'write' : 'read';
+    return statement;
   };
 
   switch (raw.type) {
@@ -210,9 +266,19 @@ async function classify(raw: RawStatement, index: number): Promise<AnalyzedState
       break;
     case 'ExplainStmt':
       if (!hasExplainOption(raw.node, 'analyze')) {
-        // EXPLAIN without ANALYZE plans the query and runs nothing.
-        return statement;
+        // EXPLAIN without ANALYZE plans the query and runs nothing, except that EXPLAIN EXECUTE
+        // evaluates the prepared statement's parameters.
+        walk(raw.node, (type, node) => {
+          if (type === 'ExecuteStmt') {
+            walk(node.params, (inner, call) => {
+              if (inner === 'FuncCall') checkFunction(call, write, forbid);
+            });
+          }
+        });
+        return finish();
       }
+      // EXPLAIN ANALYZE runs the statement: what it explains is checked below like any nested
+      // statement.
       break;
     case 'TransactionStmt':
       forbid('coderdb runs every command in its own transaction; transaction control is not allowed');
@@ -249,11 +315,18 @@ async function classify(raw: RawStatement, index: number): Promise<AnalyzedState
 
   walk(raw.node, (type, node) => {
     if (type === 'FuncCall') {
-      const name = functionName(node);
-      const effect = name ? WRITING_FUNCTIONS[name] : undefined;
-      if (effect) write(`${name}() ${effect}`);
+      checkFunction(node, write, forbid);
     } else if (type in DML) {
       write(`contains a data-modifying ${type.replace('Stmt', '').toUpperCase()}`);
+      if ((type === 'UpdateStmt' || type === 'DeleteStmt') && !selectsRows(node)) {
+        statement.affectsAllRows = true;
+        statement.allRowsTarget ??= targetOf(node);
+      }
+    } else if (type === 'CreateTableAsStmt') {
+      // Only under EXPLAIN ANALYZE, which creates the table (even in a READ ONLY transaction).
+      write('EXPLAIN ANALYZE of CREATE TABLE AS creates a table');
+    } else if (type === 'ExecuteStmt') {
+      write('EXECUTE runs a prepared statement that cannot be checked here');
     } else if (type === 'CommonTableExpr') {
       const query = node.ctequery as PgNode | undefined;
       const inner = query ? Object.keys(query)[0] : undefined;
@@ -261,39 +334,84 @@ async function classify(raw: RawStatement, index: number): Promise<AnalyzedState
         statement.hasWritingCte = true;
         write(`WITH clause contains a data-modifying ${inner.replace('Stmt', '').toUpperCase()}`);
       }
-    } else if (type === 'IntoClause' && raw.type === 'SelectStmt') {
-      write('SELECT INTO creates a table');
     } else if (type === 'LockingClause') {
       write('SELECT … FOR UPDATE/SHARE locks rows');
     }
   });
 
-  if (statement.dml && (raw.node.returningList as unknown[] | undefined)?.length)
-    statement.hasReturning = true;
-  statement.reasons = [...reasons];
-  statement.effect = forbidden ? 'forbidden' : reasons.size ? 'write' : 'read';
-  return statement;
+  // The INTO of SELECT INTO is a field of the SelectStmt (possibly the left branch of a UNION, or
+  // under EXPLAIN ANALYZE), not a node of its own, so the walk above does not see it.
+  if (raw.type !== 'CreateTableAsStmt' && hasField(raw.node, 'intoClause')) {
+    write('SELECT INTO creates a table');
+  }
+
+  if (statement.dml && returningItems(raw.node) > 0) statement.hasReturning = true;
+  return finish();
+}
+
+/** PostgreSQL 18's tree holds RETURNING in returningClause.exprs; older ones in returningList. */
+function returningItems(node: Record<string, unknown>): number {
+  const clause = node.returningClause as { exprs?: unknown[] } | undefined;
+  return (clause?.exprs ?? (node.returningList as unknown[] | undefined) ?? []).length;
 }
 
 function describeDml(raw: RawStatement, statement: AnalyzedStatement, write: (reason: string) => void): void {
   statement.dml = DML[raw.type];
-  const relation = raw.node.relation as {
-    schemaname?: string;
-    relname: string;
-    alias?: { aliasname: string };
-  };
-  statement.target = {
+  statement.target = targetOf(raw.node);
+  write(`${statement.command} changes rows of ${qualified(statement.target)}`);
+  const onConflict = raw.node.onConflictClause as { action?: string } | undefined;
+  statement.upsert = onConflict?.action === 'ONCONFLICT_UPDATE';
+  if ((statement.dml === 'update' || statement.dml === 'delete') && !selectsRows(raw.node)) {
+    statement.affectsAllRows = true;
+    statement.allRowsTarget = statement.target;
+  }
+}
+
+function targetOf(node: Record<string, unknown>): TargetTable {
+  const relation = node.relation as { schemaname?: string; relname: string; alias?: { aliasname: string } };
+  return {
     ...(relation.schemaname ? { schema: relation.schemaname } : {}),
     name: relation.relname,
     ref: relation.alias?.aliasname ?? relation.relname,
   };
-  write(`${statement.command} changes rows of ${qualified(statement.target)}`);
-  const onConflict = raw.node.onConflictClause as { action?: string } | undefined;
-  statement.upsert = onConflict?.action === 'ONCONFLICT_UPDATE';
-  if (statement.dml === 'update' || statement.dml === 'delete') {
-    const where = raw.node.whereClause as PgNode | undefined;
-    statement.affectsAllRows = !where || !mentionsColumn(where);
+}
+
+/** Whether an UPDATE/DELETE has a WHERE clause that refers to a column (WHERE true does not). */
+function selectsRows(node: Record<string, unknown>): boolean {
+  const where = node.whereClause as PgNode | undefined;
+  return where !== undefined && mentionsColumn(where);
+}
+
+function checkFunction(
+  node: Record<string, unknown>,
+  write: (reason: string) => void,
+  forbid: (reason: string) => void,
+): void {
+  const name = functionName(node);
+  if (!name) return;
+  const args = (node.args as PgNode[] | undefined) ?? [];
+  // The two-argument ts_rewrite runs a query given as text; the three-argument one does not.
+  const effect =
+    name === 'ts_rewrite' && args.length === 2 ? WRITING_FUNCTIONS.ts_stat : WRITING_FUNCTIONS[name];
+  if (effect) write(`${name}() ${effect}`);
+  if (name === 'set_config') {
+    const setting = stringConstant(args[0])?.toLowerCase();
+    if (setting === undefined) {
+      forbid('set_config() with a setting name that is not a string literal cannot be checked');
+    } else if (LEXICAL_SETTINGS.has(setting)) {
+      forbid(`setting ${setting} would change how the server reads the SQL that follows`);
+    } else if (PROTECTED_SETTINGS.has(setting)) {
+      forbid(`setting ${setting} would change the read-only mode or identity of the session`);
+    }
   }
+}
+
+/** The value of a string literal, possibly cast ('x'::text), else undefined. */
+function stringConstant(node: PgNode | undefined): string | undefined {
+  let current = node;
+  while (current?.TypeCast) current = (current.TypeCast as { arg?: PgNode }).arg;
+  const constant = current?.A_Const as { sval?: { sval?: string } } | undefined;
+  return constant?.sval ? (constant.sval.sval ?? '') : undefined;
 }
 
 function checkSet(node: Record<string, unknown>, forbid: (reason: string) => void): void {
@@ -305,6 +423,8 @@ function checkSet(node: Record<string, unknown>, forbid: (reason: string) => voi
     forbid(`SET ${name.toUpperCase()} changes the transaction coderdb manages`);
   } else if (PROTECTED_SETTINGS.has(name)) {
     forbid(`setting ${name} would change the read-only mode or identity of the session`);
+  } else if (LEXICAL_SETTINGS.has(name)) {
+    forbid(`setting ${name} would change how the server reads the SQL that follows`);
   }
 }
 
@@ -332,12 +452,29 @@ function functionName(node: Record<string, unknown>): string | undefined {
   return parts.at(-1)?.String?.sval?.toLowerCase();
 }
 
+// A subquery that refers to no column (WHERE EXISTS (SELECT 1), WHERE (SELECT true)) is the same
+// for every row, so it selects nothing either.
 function mentionsColumn(node: unknown): boolean {
   let found = false;
   walk(node, (type) => {
-    if (type === 'ColumnRef' || type === 'SubLink') found = true;
+    if (type === 'ColumnRef') found = true;
   });
   return found;
+}
+
+/** Whether any object in the tree has a non-empty field of that name. */
+function hasField(value: unknown, field: string): boolean {
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const current = stack.pop();
+    if (Array.isArray(current)) {
+      for (const item of current) stack.push(item);
+    } else if (current && typeof current === 'object') {
+      if ((current as Record<string, unknown>)[field]) return true;
+      for (const child of Object.values(current)) stack.push(child);
+    }
+  }
+  return false;
 }
 
 /** Calls `visit` for every node of the tree, depth first. */
@@ -421,9 +558,10 @@ export function enforce(statements: AnalyzedStatement[], policy: GuardPolicy): v
       );
     }
     if (statement.affectsAllRows && !policy.allowAllRows) {
+      const table = statement.allRowsTarget ?? statement.target;
       throw refusedError(
         'guard.all-rows',
-        `refused ${label}: it has no WHERE clause that selects rows, so it changes every row of ${qualified(statement.target!)}`,
+        `refused ${label}: it has no WHERE clause that selects rows, so it changes every row of ${table ? qualified(table) : 'a table'}`,
         {
           hint: 'add a WHERE clause, or --allow-all-rows if every row is really meant',
         },
@@ -453,4 +591,32 @@ async function maskStrings(text: string): Promise<string> {
     last = token.end;
   }
   return masked + text.slice(last);
+}
+
+/**
+ * Every name a SELECT's result columns could take (PostgreSQL names a column after its alias, a
+ * column reference, a function, a type or a keyword), or undefined when a `*` hides them. An
+ * over-approximation: if no name here is X, no output column is named X.
+ */
+export function possibleOutputNames(statement: AnalyzedStatement): string[] | undefined {
+  if (statement.type !== 'SelectStmt') return undefined;
+  const names = new Set<string>();
+  let star = false;
+  const targets = selectTargets(statement.node);
+  walk(targets, (type, node) => {
+    if (type === 'A_Star') star = true;
+    else if (type === 'ResTarget' && typeof node.name === 'string') names.add(node.name);
+    else if (type === 'String' && typeof node.sval === 'string') names.add(node.sval);
+  });
+  return star ? undefined : [...names];
+}
+
+/** The target lists of a SELECT, including both sides of UNION/INTERSECT/EXCEPT. */
+function selectTargets(node: Record<string, unknown>): unknown[] {
+  if (node.op && node.op !== 'SETOP_NONE') {
+    const left = (node.larg as Record<string, unknown> | undefined) ?? {};
+    const right = (node.rarg as Record<string, unknown> | undefined) ?? {};
+    return [...selectTargets(left), ...selectTargets(right)];
+  }
+  return (node.targetList as unknown[] | undefined) ?? [];
 }

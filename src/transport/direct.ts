@@ -12,9 +12,14 @@ import type { DbSession, OpenOptions, QueryEvent, ServerInfo, Transport } from '
 const BATCH_ROWS = 1000;
 const CLOSE_TIMEOUT_MS = 5000;
 
-/** Session settings that make text output the same on every server and every transport. */
+/**
+ * Session settings that make text output the same on every server and every transport, and that
+ * make the server read SQL exactly as the guard's parser did: a role or database could otherwise
+ * turn standard_conforming_strings off or pick an encoding in which a backslash ends a string.
+ */
 export const SESSION_SETUP =
-  "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, MDY'; SET IntervalStyle = 'postgres'";
+  "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, MDY'; SET IntervalStyle = 'postgres'; " +
+  "SET standard_conforming_strings = on; SET client_encoding = 'UTF8'";
 export const SERVER_INFO_QUERY =
   "SELECT current_setting('server_version_num')::int AS num, current_setting('server_version') AS version, " +
   'current_database() AS database, current_user AS "user"';

@@ -108,6 +108,25 @@ export function commandSuite(options: Required<Pick<SandboxOptions, 'engine' | '
         await run('query', 'select hashed_password from users', '--format', 'json', '--show-secrets'),
       );
       expect(String(shown[0]?.hashed_password)).toMatch(/^\\x/);
+      // CSV of a query is formatted by the server, except where a credential column may be in it.
+      // Redaction goes by the result's column names: an alias is a deliberate request to see it.
+      const sqls = [
+        'select * from users',
+        'select u.hashed_password from users u',
+        'select (select hashed_password from users limit 1)',
+      ];
+      for (const sql of sqls) {
+        const csv = await run('query', sql, '--format', 'csv');
+        expect(csv.code, csv.stderr).toBe(0);
+        for (const secret of DEMO.secrets[layout]) expect(csv.stdout).not.toContain(secret);
+      }
+      const plain = await run(
+        'query',
+        "select username, '' as empty from users order by username limit 1",
+        '--format',
+        'csv',
+      );
+      expect(plain.stdout).toBe('username,empty\nadmin,""\n');
     });
 
     it('workspaces list and count exclude deleted workspaces', async () => {

@@ -112,6 +112,21 @@ describe('writes', () => {
     expect(again.stderr).toContain('changed after the write');
   });
 
+  it('applies and undoes a write that has its own RETURNING clause', async () => {
+    const before = await fingerprint('templates');
+    const applied = await run(
+      'query',
+      '--write',
+      '--yes',
+      "update templates set description = description || ' (r)' where name = 'aws-linux' returning id, name",
+    );
+    expect(applied.code, applied.stderr).toBe(0);
+    expect(applied.stdout).toContain('1 row changed');
+    const undoFile = /coderdb undo (\S+)/.exec(applied.stdout)![1]!;
+    expect((await run('undo', undoFile, '--yes')).code).toBe(0);
+    expect(await fingerprint('templates')).toBe(before);
+  });
+
   it('refuses to apply a plan when the rows changed since, and applies nothing', async () => {
     const context = libraryContext();
     try {
