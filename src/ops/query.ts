@@ -35,19 +35,17 @@ export async function runAnalyzedRead(
   options: ReadOptions = {},
 ): Promise<void> {
   enforce(statements, { write: false });
-  await streamStatements(context, 'read', statements, writer, { ...options, sql });
+  await streamStatements(await Db.begin(context, 'read'), statements, writer, { ...options, sql });
   await writer.finish();
 }
 
-/** Runs already-checked statements in one transaction of the given mode and commits nothing. */
-export async function streamStatements(
-  context: Context,
-  mode: 'read',
+/** Runs checked statements in an open read session, one after the other, and closes it. */
+async function streamStatements(
+  db: Db,
   statements: AnalyzedStatement[],
   writer: ResultWriter,
   options: ReadOptions & { sql: string },
 ): Promise<void> {
-  const db = await Db.begin(context, mode);
   try {
     for (const statement of statements) {
       try {

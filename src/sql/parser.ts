@@ -73,6 +73,14 @@ interface ParseError {
 }
 
 /** Splits and parses SQL. A syntax error becomes a usage error with the position marked. */
+/**
+ * Starts loading the parser without waiting for it: compiling the WebAssembly happens off the main
+ * thread, so a command that will parse SQL overlaps it with its own start-up.
+ */
+export function preloadParser(): void {
+  load().catch(() => undefined);
+}
+
 export async function parseStatements(sql: string): Promise<RawStatement[]> {
   // libpg-query refuses the empty string; it is no statement at all, like a blank or a comment.
   if (sql === '') return [];

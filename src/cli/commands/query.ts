@@ -28,18 +28,22 @@ Examples:
   coderdb query --write --reason "rebrand" "update templates set description = 'x' where id = '…'"`,
   );
   command.action(async (sqlArgument: string | undefined, flags: QueryFlags, cmd: Command) => {
+    (await import('../../sql/parser.js')).preloadParser();
     const sql = await readSql(sqlArgument, flags.file);
     const format = outputFormat(cmd);
     await withContext(cmd, async (context) => {
+      const showSecrets = Boolean(globals(cmd).showSecrets);
+      const { createWriter } = await import('../../core/output/formats.js');
+      if (!flags.write) {
+        const { runReadQuery } = await import('../../ops/query.js');
+        await runReadQuery(context, sql, createWriter(format, stdout()), { showSecrets });
+        return;
+      }
       const { analyze } = await import('../../sql/guard.js');
       const statements = await analyze(sql);
-      const writes = statements.some((statement) => statement.effect !== 'read');
-      if (!writes || !flags.write) {
+      if (statements.every((statement) => statement.effect === 'read')) {
         const { runAnalyzedRead } = await import('../../ops/query.js');
-        const { createWriter } = await import('../../core/output/formats.js');
-        await runAnalyzedRead(context, sql, statements, createWriter(format, stdout()), {
-          showSecrets: Boolean(globals(cmd).showSecrets),
-        });
+        await runAnalyzedRead(context, sql, statements, createWriter(format, stdout()), { showSecrets });
         return;
       }
       const { performWrite } = await import('../../ops/write/index.js');
