@@ -6,13 +6,9 @@
 // read a child's peak RSS from getrusage).
 
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import pg from 'pg';
 import { startPostgres } from '../sandbox/engines/postgres-server.js';
-
-const CLI = join(import.meta.dirname, '..', 'dist', 'cli.js');
-if (!existsSync(CLI)) throw new Error('run `npm run build` first');
+import { CLI, median } from './lib.js';
 
 interface Run {
   seconds: number;
@@ -33,11 +29,6 @@ function measure(command: string[]): Run {
   const [seconds, rssKb, code] = result.stdout.trim().split(' ').map(Number);
   if (code !== 0) throw new Error(`${command.join(' ')} exited ${code}: ${result.stderr}`);
   return { seconds: seconds!, rssMb: rssKb! / 1024 };
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
 }
 
 /** Alternates the two commands so that machine noise hits both alike. */

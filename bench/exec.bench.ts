@@ -8,23 +8,11 @@
 //
 // Needs dist/ (npm run build) and Debian's PostgreSQL 15 server.
 
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-
-const CLI = join(import.meta.dirname, '..', 'dist', 'cli.js');
-if (!existsSync(CLI)) throw new Error('run `npm run build` first');
+import { rmSync } from 'node:fs';
+import { cli, commandTime, isolatedHome, mbps, medianTime, ms, ratio, tableRow, timed } from './lib.js';
 
 // An isolated coderdb home, set before any coderdb module reads the environment.
-const home = mkdtempSync(join(tmpdir(), 'coderdb-bench-exec-'));
-Object.assign(process.env, {
-  XDG_CONFIG_HOME: join(home, 'config'),
-  XDG_STATE_HOME: join(home, 'state'),
-  XDG_DATA_HOME: join(home, 'data'),
-  CODERDB_PROFILE: 'sandbox',
-  NODE_NO_WARNINGS: '1',
-});
+const home = isolatedHome('exec');
 const { loadProfile } = await import('../src/core/config.js');
 const { AwsSession } = await import('../src/aws/session.js');
 const { findTask } = await import('../src/aws/tasks.js');
@@ -34,26 +22,6 @@ const { resolveDirectTarget } = await import('../src/transport/resolve.js');
 const { execTransport } = await import('../src/transport/exec/index.js');
 type Transport = import('../src/transport/types.js').Transport;
 type DbSession = import('../src/transport/types.js').DbSession;
-
-function cli(args: string[]): { code: number; stdout: string; stderr: string } {
-  const result = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: process.env });
-  return { code: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] as number;
-}
-
-const ms = (value: number) => (value >= 100 ? `${value.toFixed(0)} ms` : `${value.toFixed(1)} ms`);
-const mbps = (value: number) => `${value.toFixed(2)} MB/s`;
-const ratio = (value: number, baseline: number) => `${(value / baseline).toFixed(2)}×`;
-
-async function timed(work: () => Promise<unknown>): Promise<number> {
-  const start = performance.now();
-  await work();
-  return performance.now() - start;
-}
 
 async function drain(session: DbSession, sql: string): Promise<number> {
   let bytes = 0;
@@ -66,21 +34,15 @@ async function drain(session: DbSession, sql: string): Promise<number> {
 }
 
 /** Median time of `runs` whole sessions doing `work`. */
-async function sessions(transport: Transport, runs: number, work: (s: DbSession) => Promise<unknown>) {
-  const times: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    times.push(
-      await timed(async () => {
-        const session = await transport.open();
-        try {
-          await work(session);
-        } finally {
-          await session.close();
-        }
-      }),
-    );
-  }
-  return median(times);
+function sessions(transport: Transport, runs: number, work: (s: DbSession) => Promise<unknown>) {
+  return medianTime(runs, async () => {
+    const session = await transport.open();
+    try {
+      await work(session);
+    } finally {
+      await session.close();
+    }
+  });
 }
 
 /** Median latency of `sql` on one open session. */
@@ -88,9 +50,7 @@ async function latency(transport: Transport, sql: string, runs: number): Promise
   const session = await transport.open();
   try {
     await drain(session, sql);
-    const times: number[] = [];
-    for (let i = 0; i < runs; i++) times.push(await timed(() => drain(session, sql)));
-    return median(times);
+    return await medianTime(runs, () => drain(session, sql));
   } finally {
     await session.close();
   }
@@ -149,21 +109,8 @@ async function main(): Promise<void> {
     const execPlain = execTransport(profile, aws, { compress: false });
     const direct = directTransport({ target: () => resolveDirectTarget(profile, aws) });
 
-    const commandExec = median(
-      Array.from({ length: 5 }, () => {
-        const start = performance.now();
-        const result = cli(['--transport', 'exec', 'query', 'select 1']);
-        if (result.code !== 0) throw new Error(result.stderr);
-        return performance.now() - start;
-      }),
-    );
-    const commandDirect = median(
-      Array.from({ length: 5 }, () => {
-        const start = performance.now();
-        cli(['--transport', 'direct', 'query', 'select 1']);
-        return performance.now() - start;
-      }),
-    );
+    const commandExec = commandTime(5, ['--transport', 'exec', 'query', 'select 1']);
+    const commandDirect = commandTime(5, ['--transport', 'direct', 'query', 'select 1']);
 
     const openExec = await sessions(exec, 5, async () => undefined);
     const openDirect = await sessions(direct, 5, async () => undefined);
@@ -233,7 +180,7 @@ async function main(): Promise<void> {
         `${(baseline.rate / channel).toFixed(2)}× the channel`,
       ],
     ];
-    process.stdout.write(`${rows.map((row) => `| ${row.join(' | ')} |`).join('\n')}\n`);
+    process.stdout.write(`${rows.map(tableRow).join('\n')}\n`);
   } finally {
     aws.destroy();
     cli(['sandbox', 'stop']);

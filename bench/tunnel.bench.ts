@@ -6,41 +6,29 @@
 //
 // Needs dist/ (npm run build) and Debian's PostgreSQL 15 server.
 
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import pg from 'pg';
-
-const CLI = join(import.meta.dirname, '..', 'dist', 'cli.js');
-if (!existsSync(CLI)) throw new Error('run `npm run build` first');
+import {
+  cli,
+  commandTime,
+  isolatedHome,
+  mbps,
+  median,
+  medianTime,
+  ms as milliseconds,
+  tableRow,
+  timed,
+} from './lib.js';
 
 // An isolated coderdb home, set before any coderdb module reads the environment.
-const home = mkdtempSync(join(tmpdir(), 'coderdb-bench-tunnel-'));
-Object.assign(process.env, {
-  XDG_CONFIG_HOME: join(home, 'config'),
-  XDG_STATE_HOME: join(home, 'state'),
-  XDG_DATA_HOME: join(home, 'data'),
-  CODERDB_PROFILE: 'sandbox',
-  NODE_NO_WARNINGS: '1',
-});
+const home = isolatedHome('tunnel');
 const { createContext } = await import('../src/context.js');
 const { openTunnel } = await import('../src/transport/tunnel.js');
 const { formatPgUrl } = await import('../src/transport/pg-url.js');
 const { readSandboxState } = await import('../src/core/sandbox-state.js');
 
-function cli(args: string[]): { code: number; stdout: string; stderr: string } {
-  const result = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: process.env });
-  return { code: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] as number;
-}
-
-const ms = (value: number) => (value >= 100 ? `${value.toFixed(0)} ms` : `${value.toFixed(2)} ms`);
-const mbps = (value: number) => `${value.toFixed(2)} MB/s`;
+/** With two decimals: unpaced, the tunnel's latencies are fractions of a millisecond apart. */
+const ms = (value: number) => milliseconds(value, 2);
 
 async function connect(url: string): Promise<pg.Client> {
   const client = new pg.Client({ connectionString: url });
@@ -54,13 +42,7 @@ async function latency(url: string, runs: number): Promise<number> {
   const client = await connect(url);
   try {
     await client.query('select 1');
-    const times: number[] = [];
-    for (let i = 0; i < runs; i++) {
-      const start = performance.now();
-      await client.query('select 1');
-      times.push(performance.now() - start);
-    }
-    return median(times);
+    return await medianTime(runs, () => client.query('select 1'));
   } finally {
     await client.end();
   }
@@ -87,25 +69,17 @@ const resultOf = (bytes: number) =>
 async function fetchTime(url: string, bytes: number, connections = 1): Promise<number> {
   const clients = await Promise.all(Array.from({ length: connections }, () => connect(url)));
   try {
-    const start = performance.now();
-    await Promise.all(clients.map((client) => client.query(resultOf(bytes / connections))));
-    return performance.now() - start;
+    return await timed(() =>
+      Promise.all(clients.map((client) => client.query(resultOf(bytes / connections)))),
+    );
   } finally {
     await Promise.all(clients.map((client) => client.end()));
   }
 }
 
 /** Median wall time of a whole `coderdb query` command, in ms. */
-function command(transport: string, runs: number): number {
-  const times: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const start = performance.now();
-    const result = cli(['--transport', transport, 'query', 'select 1', '--format', 'json']);
-    if (result.code !== 0) throw new Error(`coderdb --transport ${transport} failed: ${result.stderr}`);
-    times.push(performance.now() - start);
-  }
-  return median(times);
-}
+const command = (transport: string, runs: number) =>
+  commandTime(runs, ['--transport', transport, 'query', 'select 1', '--format', 'json']);
 
 interface Row {
   what: string;
@@ -183,7 +157,7 @@ try {
       '',
       '| Measurement | tunnel | direct (baseline) | time ratio |',
       '|---|---:|---:|---:|',
-      ...rows.map((row) => `| ${row.what} | ${row.tunnel} | ${row.direct} | **${row.ratio.toFixed(2)}×** |`),
+      ...rows.map((row) => tableRow([row.what, row.tunnel, row.direct, `**${row.ratio.toFixed(2)}×**`])),
       '',
     );
   }

@@ -16,82 +16,71 @@ interface Step {
 }
 
 const REBRANDED = STARTER_DESCRIPTION.replace('Coder', 'Workbench');
+const SANDBOX = ['--profile', 'sandbox'];
+const out = (text: string) => process.stdout.write(`${text}\n`);
 
 function steps(): Step[] {
-  const sandbox = ['--profile', 'sandbox'];
+  /** Planned, then applied: the same command but for the last flags. */
+  const rebrand = [
+    ...SANDBOX,
+    'templates',
+    'replace-description',
+    '--from',
+    STARTER_DESCRIPTION,
+    '--to',
+    REBRANDED,
+    '--exact',
+  ];
   return [
-    { title: 'List the tables', runbook: 'psql: \\dt', args: [...sandbox, 'tables', '--no-views'] },
-    { title: 'Show a table', runbook: 'psql: \\d templates', args: [...sandbox, 'describe', 'templates'] },
+    { title: 'List the tables', runbook: 'psql: \\dt', args: [...SANDBOX, 'tables', '--no-views'] },
+    { title: 'Show a table', runbook: 'psql: \\d templates', args: [...SANDBOX, 'describe', 'templates'] },
     {
       title: 'Find templates that mention Coder',
       runbook: "SELECT id, name, description FROM templates WHERE description LIKE '%Coder%'",
-      args: [...sandbox, 'templates', 'search', 'Coder'],
+      args: [...SANDBOX, 'templates', 'search', 'Coder'],
     },
     {
       title: 'List users (no password hashes)',
       runbook: 'SELECT id, username, email, created_at FROM users',
-      args: [...sandbox, 'users', 'list'],
+      args: [...SANDBOX, 'users', 'list'],
     },
     {
       title: 'Workspaces per template (deleted ones excluded)',
       runbook: 'SELECT t.name, COUNT(w.id) … LEFT JOIN workspaces w … GROUP BY t.id, t.name',
-      args: [...sandbox, 'workspaces', 'count'],
+      args: [...SANDBOX, 'workspaces', 'count'],
     },
     {
       title: 'A write without --write is refused before it is sent',
       runbook: 'UPDATE templates SET description = … (straight to production)',
-      args: [...sandbox, 'query', "UPDATE templates SET description = 'oops'"],
+      args: [...SANDBOX, 'query', "UPDATE templates SET description = 'oops'"],
       expect: ExitCode.refused,
     },
     {
       title: 'Plan the rebrand: rows affected, before → after, rolled back',
       runbook: `UPDATE templates SET description = '${REBRANDED}', updated_at = NOW() WHERE description = '${STARTER_DESCRIPTION}'`,
-      args: [
-        ...sandbox,
-        'templates',
-        'replace-description',
-        '--from',
-        STARTER_DESCRIPTION,
-        '--to',
-        REBRANDED,
-        '--exact',
-        '--dry-run',
-      ],
+      args: [...rebrand, '--dry-run'],
     },
     {
       title: 'Apply it: one transaction, undo file, audit log',
       runbook: '(no plan, no backup, no record)',
-      args: [
-        ...sandbox,
-        'templates',
-        'replace-description',
-        '--from',
-        STARTER_DESCRIPTION,
-        '--to',
-        REBRANDED,
-        '--exact',
-        '--yes',
-        '--reason',
-        'rebrand to Workbench (demo)',
-      ],
+      args: [...rebrand, '--yes', '--reason', 'rebrand to Workbench (demo)'],
     },
-    { title: 'The audit log', runbook: '(none)', args: [...sandbox, 'audit', '--limit', '4'] },
+    { title: 'The audit log', runbook: '(none)', args: [...SANDBOX, 'audit', '--limit', '4'] },
     {
       title: 'Database size and largest tables',
       runbook: "SELECT pg_size_pretty(pg_database_size('coder')) …",
-      args: [...sandbox, 'db', 'size', '--limit', '5'],
+      args: [...SANDBOX, 'db', 'size', '--limit', '5'],
     },
     {
       title: 'Active connections',
       runbook: "SELECT pid, usename, … FROM pg_stat_activity WHERE datname = 'coder' AND state = 'active'",
-      args: [...sandbox, 'db', 'connections'],
+      args: [...SANDBOX, 'db', 'connections'],
     },
   ];
 }
 
 export async function demo(options: SandboxOptions & { keep?: boolean }): Promise<number> {
   const { main } = await import('../src/cli/program.js');
-  const out = (text: string) => process.stdout.write(`${text}\n`);
   out('Starting the sandbox (embedded PostgreSQL + emulated AWS)…');
   const { state, alreadyRunning } = await start(options);
   out(`Sandbox ready: ${state.engine}, scenario ${state.scenario}.\n`);
@@ -106,7 +95,7 @@ export async function demo(options: SandboxOptions & { keep?: boolean }): Promis
           const undo: Step = {
             title: 'Undo it from the undo file',
             runbook: '(restore from a backup, by hand)',
-            args: ['--profile', 'sandbox', 'undo', undoFile, '--yes'],
+            args: [...SANDBOX, 'undo', undoFile, '--yes'],
           };
           failures += (await runStep(main, `${index + 1}b`, undo)) ? 0 : 1;
         }
@@ -131,7 +120,6 @@ async function runStep(
   number: number | string,
   step: Step,
 ): Promise<boolean> {
-  const out = (text: string) => process.stdout.write(`${text}\n`);
   out(`\n━━ ${number}. ${step.title}`);
   out(`   runbook: ${step.runbook}`);
   out(`   $ coderdb ${step.args.map(shellQuote).join(' ')}\n`);

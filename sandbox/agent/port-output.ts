@@ -5,7 +5,7 @@
 // sockets are paused, as a blocked Go writer would stop reading them.
 
 import type { Socket } from 'node:net';
-import { STREAM_PAYLOAD_LIMIT } from '../../src/ssm/codec.js';
+import { OutputQueue } from './output-queue.js';
 import type { Pacing } from './pty-process.js';
 
 /** What a port plugin needs from its session. */
@@ -20,9 +20,6 @@ export interface PortSink {
   finish(output: string): void;
 }
 
-const PAUSE_ABOVE_BYTES = 1024 * 1024;
-const RESUME_BELOW_BYTES = 256 * 1024;
-
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
@@ -30,8 +27,7 @@ export class OutputPump {
   readonly #sink: PortSink;
   readonly #pacing: Pacing;
   readonly #sources = new Set<Socket>();
-  #queue: Buffer[] = [];
-  #bytes = 0;
+  readonly #queue = new OutputQueue();
   #paused = false;
   #stopped = false;
   #wake: (() => void) | undefined;
@@ -45,8 +41,7 @@ export class OutputPump {
   write(bytes: Buffer): void {
     if (this.#stopped || bytes.length === 0) return;
     this.#queue.push(bytes);
-    this.#bytes += bytes.length;
-    if (!this.#paused && this.#bytes > PAUSE_ABOVE_BYTES) {
+    if (!this.#paused && this.#queue.full) {
       this.#paused = true;
       for (const socket of this.#sources) socket.pause();
     }
@@ -62,8 +57,7 @@ export class OutputPump {
 
   stop(): void {
     this.#stopped = true;
-    this.#queue = [];
-    this.#bytes = 0;
+    this.#queue.clear();
     this.#notify();
   }
 
@@ -73,30 +67,20 @@ export class OutputPump {
     wake?.();
   }
 
-  /** Up to 1024 bytes of whatever is queued, like one Read into the agent's 1024-byte buffer. */
+  /** One read of what is queued; resumes the sockets once little is left. */
   #take(): Buffer {
-    const parts: Buffer[] = [];
-    let size = 0;
-    while (size < STREAM_PAYLOAD_LIMIT && this.#queue.length > 0) {
-      const head = this.#queue[0] as Buffer;
-      const count = Math.min(head.length, STREAM_PAYLOAD_LIMIT - size);
-      parts.push(head.subarray(0, count));
-      size += count;
-      if (count === head.length) this.#queue.shift();
-      else this.#queue[0] = head.subarray(count);
-    }
-    this.#bytes -= size;
-    if (this.#paused && this.#bytes < RESUME_BELOW_BYTES) {
+    const payload = this.#queue.read();
+    if (this.#paused && this.#queue.low) {
       this.#paused = false;
       for (const socket of this.#sources) socket.resume();
     }
-    return parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts);
+    return payload;
   }
 
   async #run(): Promise<void> {
     let sinceYield = 0;
     while (!this.#stopped) {
-      if (this.#bytes === 0) {
+      if (this.#queue.bytes === 0) {
         await new Promise<void>((resolve) => {
           this.#wake = resolve;
         });

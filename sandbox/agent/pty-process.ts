@@ -6,8 +6,8 @@
 
 import { closeSync, constants, openSync } from 'node:fs';
 import pty, { type IPty } from 'node-pty';
-import { STREAM_PAYLOAD_LIMIT } from '../../src/ssm/codec.js';
 import type { ResolvedCommand } from './command.js';
+import { OutputQueue } from './output-queue.js';
 import { splitAtUtf8Boundary } from './utf8-carry.js';
 
 export type Pacing = 'realistic' | 'none';
@@ -19,8 +19,6 @@ export interface OutputSink {
   ready(): boolean;
 }
 
-const PAUSE_ABOVE_BYTES = 1024 * 1024;
-const RESUME_BELOW_BYTES = 256 * 1024;
 /** The agent's writePump sleeps this long before its first read ("wait for all input commands"). */
 const INITIAL_WAIT_MS = 1000;
 
@@ -31,8 +29,7 @@ export class PtyProcess {
   readonly #pty: IPty;
   readonly #sink: OutputSink;
   readonly #pacing: Pacing;
-  #pending: Buffer[] = [];
-  #pendingBytes = 0;
+  readonly #pending = new OutputQueue();
   #exited = false;
   #ptyPaused = false;
   #killed = false;
@@ -57,8 +54,7 @@ export class PtyProcess {
     this.#pty.onData((data: string | Buffer) => {
       const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
       this.#pending.push(bytes);
-      this.#pendingBytes += bytes.length;
-      if (this.#pendingBytes > PAUSE_ABOVE_BYTES) this.#pausePty();
+      if (this.#pending.full) this.#pausePty();
       this.#notify();
     });
     // node-pty reads the master non-blocking through libuv, which on Linux can see end-of-file
@@ -134,21 +130,11 @@ export class PtyProcess {
     this.#pty.resume();
   }
 
-  /** Up to 1024 bytes of what the pty produced, like one Read of the agent's 1024-byte buffer. */
+  /** One read of what the pty produced; resumes the pty once little is left. */
   #read(): Buffer {
-    const parts: Buffer[] = [];
-    let size = 0;
-    while (size < STREAM_PAYLOAD_LIMIT && this.#pending.length > 0) {
-      const head = this.#pending[0] as Buffer;
-      const take = Math.min(head.length, STREAM_PAYLOAD_LIMIT - size);
-      parts.push(head.subarray(0, take));
-      size += take;
-      if (take === head.length) this.#pending.shift();
-      else this.#pending[0] = head.subarray(take);
-    }
-    this.#pendingBytes -= size;
-    if (this.#pendingBytes < RESUME_BELOW_BYTES) this.#resumePty();
-    return Buffer.concat(parts);
+    const bytes = this.#pending.read();
+    if (this.#pending.low) this.#resumePty();
+    return bytes;
   }
 
   async #pump(): Promise<void> {
@@ -156,7 +142,7 @@ export class PtyProcess {
     let carry: Buffer = Buffer.alloc(0);
     let sinceYield = 0;
     for (;;) {
-      if (this.#pendingBytes === 0) {
+      if (this.#pending.bytes === 0) {
         // The agent drops a carry still pending at EOF; so do we (see utf8-carry.ts).
         if (this.#exited) break;
         await new Promise<void>((resolve) => {

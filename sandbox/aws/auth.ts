@@ -3,7 +3,7 @@
 // temporary keys it issued through sts:GetSessionToken. The credential scope also names the
 // service, which is how Query-protocol requests (all POSTed to `/`) are routed.
 
-import type { RequestContext } from './iam-policy.js';
+import type { RequestContext } from '../../src/aws/iam-policy.js';
 import type { RuntimeState } from './services/types.js';
 
 export const SANDBOX_ACCESS_KEY_ID = 'AKIASANDBOXEXAMPLE00';

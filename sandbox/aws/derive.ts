@@ -4,6 +4,7 @@
 // ExecuteCommand and SSM StartSession use the first; the orchestrator can use the second to make
 // the agent's port sessions fail the way the network would.
 
+import { cidrContains } from '../../src/aws/cidr.js';
 import { evaluatePrincipal } from './iam-policy.js';
 import type { EcsTask, SgRule, TaskDefinition, World } from './world.js';
 
@@ -22,22 +23,6 @@ const SSMMESSAGES_ACTIONS = [
 
 export function taskDefinitionOf(world: World, task: EcsTask): TaskDefinition | undefined {
   return world.taskDefinitions.find((td) => td.arn === task.taskDefinitionArn);
-}
-
-function ipToInt(ip: string): number | undefined {
-  const parts = ip.split('.').map(Number);
-  if (parts.length !== 4 || parts.some((p) => !Number.isInteger(p) || p < 0 || p > 255)) return undefined;
-  return ((parts[0]! << 24) | (parts[1]! << 16) | (parts[2]! << 8) | parts[3]!) >>> 0;
-}
-
-export function cidrContains(cidr: string, ip: string): boolean {
-  const [base, bitsText] = cidr.split('/');
-  const bits = Number(bitsText ?? '32');
-  const a = ipToInt(base ?? '');
-  const b = ipToInt(ip);
-  if (a === undefined || b === undefined || !(bits >= 0 && bits <= 32)) return false;
-  const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
-  return (a & mask) === (b & mask);
 }
 
 /** Whether the task's subnet has a path to the regional ssmmessages endpoint. */

@@ -16,6 +16,8 @@ export interface TaskTarget {
   container: string;
   runtimeId: string;
   startedAt?: Date;
+  /** Fargate platform version (e.g. `1.4.0`), from the same DescribeTasks answer. */
+  platformVersion?: string;
   /** `ecs:<cluster>_<taskId>_<runtimeId>`, the SSM target of the task's container. */
   ssmTarget: string;
 }
@@ -111,6 +113,7 @@ export function assess(task: Task, profile: Pick<Profile, 'container' | 'cluster
     container: profile.container,
     runtimeId: container.runtimeId,
     ...(task.startedAt ? { startedAt: task.startedAt } : {}),
+    ...(task.platformVersion ? { platformVersion: task.platformVersion } : {}),
     ssmTarget: `ecs:${cluster}_${taskId}_${container.runtimeId}`,
   };
 }

@@ -9,17 +9,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SANDBOX_CREDENTIALS } from '../../src/core/sandbox-state.js';
 import { CLI, json } from '../helpers/cli.js';
 import { startSandbox, type TestSandbox } from '../helpers/sandbox.js';
+import { switchScenario } from '../helpers/scenario.js';
 
 let sandbox: TestSandbox;
 let awsEnv: NodeJS.ProcessEnv;
 
-async function scenario(name: string): Promise<void> {
-  const response = await fetch(`${sandbox.state.awsEndpoint}/_sandbox/scenario`, {
-    method: 'POST',
-    body: JSON.stringify({ name }),
-  });
-  expect(response.status).toBe(200);
-}
+const scenario = (name: string) => switchScenario(sandbox.state.awsEndpoint, name);
 
 const viaAws = (...args: string[]) => sandbox.run(['--profile', 'aws', ...args], { env: awsEnv });
 

@@ -9,41 +9,17 @@ import { GetSessionTokenCommand, STSClient } from '@aws-sdk/client-sts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SANDBOX_CREDENTIALS } from '../../src/core/sandbox-state.js';
 import { startSandbox, type TestSandbox } from '../helpers/sandbox.js';
-
-interface Check {
-  id: string;
-  status: 'pass' | 'warn' | 'fail' | 'skip';
-  finding: string;
-  fix: string | null;
-}
+import { switchScenario } from '../helpers/scenario.js';
+import { runDoctor, SEVERAL_RUNS } from './doctor-helpers.js';
 
 let sandbox: TestSandbox;
-/** Test machines run many suites at once; a generous per-check timeout keeps load from failing checks. */
-const SLOW_MACHINE = ['--timeout', '30'];
-/** For tests that run doctor several times. */
-const SEVERAL_RUNS = 180_000;
 let dbPort: number;
 let dbPassword: string;
 
-async function scenario(name: string): Promise<void> {
-  const response = await fetch(`${sandbox.state.awsEndpoint}/_sandbox/scenario`, {
-    method: 'POST',
-    body: JSON.stringify({ name }),
-  });
-  expect(response.status, await response.text()).toBe(200);
-}
-
+/** Runs doctor in scenario `name`. */
 async function doctor(name: string, args: string[], env: NodeJS.ProcessEnv = {}) {
-  await scenario(name);
-  const result = await sandbox.run(['doctor', '--json', ...SLOW_MACHINE, ...args], { env });
-  let checks: Check[];
-  try {
-    checks = (JSON.parse(result.stdout) as { checks: Check[] }).checks;
-  } catch {
-    throw new Error(`doctor printed no JSON (exit ${result.code}): ${result.stderr}`);
-  }
-  const byId = Object.fromEntries(checks.map((c) => [c.id, c])) as Record<string, Check>;
-  return { code: result.code, byId, output: result.stdout + result.stderr };
+  await switchScenario(sandbox.state.awsEndpoint, name);
+  return runDoctor(sandbox, args, env);
 }
 
 /** A config file with a profile that uses the sandbox's AWS endpoint but not its fixed keys. */

@@ -7,41 +7,14 @@ import pty from 'node-pty';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI } from '../helpers/cli.js';
 import { startSandbox, type TestSandbox } from '../helpers/sandbox.js';
+import { switchScenario } from '../helpers/scenario.js';
 import { DOCUMENTED_IDS } from '../ops/doctor/ids.js';
-
-interface Check {
-  id: string;
-  title: string;
-  status: 'pass' | 'warn' | 'fail' | 'skip';
-  finding: string;
-  fix: string | null;
-}
+import { runDoctor, SEVERAL_RUNS, SLOW_MACHINE } from './doctor-helpers.js';
 
 let sandbox: TestSandbox;
-/** Test machines run many suites at once; a generous per-check timeout keeps load from failing checks. */
-const SLOW_MACHINE = ['--timeout', '30'];
-/** For tests that run doctor several times. */
-const SEVERAL_RUNS = 180_000;
 
-async function scenario(name: string): Promise<void> {
-  const response = await fetch(`${sandbox.state.awsEndpoint}/_sandbox/scenario`, {
-    method: 'POST',
-    body: JSON.stringify({ name }),
-  });
-  expect(response.status, await response.text()).toBe(200);
-}
-
-async function doctor(...args: string[]) {
-  const result = await sandbox.run(['doctor', '--json', ...SLOW_MACHINE, ...args]);
-  let checks: Check[];
-  try {
-    checks = (JSON.parse(result.stdout) as { checks: Check[] }).checks;
-  } catch {
-    throw new Error(`doctor printed no JSON (exit ${result.code}): ${result.stderr}`);
-  }
-  const byId = Object.fromEntries(checks.map((c) => [c.id, c])) as Record<string, Check>;
-  return { code: result.code, checks, byId, stdout: result.stdout, stderr: result.stderr };
-}
+const scenario = (name: string) => switchScenario(sandbox.state.awsEndpoint, name);
+const doctor = (...args: string[]) => runDoctor(sandbox, args);
 
 /** Runs one check (and what it needs) over the exec transport in a scenario. */
 async function check(name: string, id: string, ...args: string[]) {

@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CliResult } from '../helpers/cli.js';
 import { startSandbox, type TestSandbox } from '../helpers/sandbox.js';
+import { inScenario } from '../helpers/scenario.js';
 
 /** coderdb's own lines on stderr (the AWS SDK may add warnings of its own). */
 const coderdbLines = (result: CliResult) =>
@@ -13,15 +14,8 @@ const coderdbLines = (result: CliResult) =>
 describe('remote commands on a broken deployment', () => {
   let sandbox: TestSandbox;
 
-  const setScenario = async (name: string) => {
-    const response = await fetch(`${sandbox.state.awsEndpoint}/_sandbox/scenario`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ name }),
-      signal: AbortSignal.timeout(10_000),
-    });
-    expect(response.status).toBe(200);
-  };
+  const scenario = <T>(name: string, work: () => Promise<T>) =>
+    inScenario(sandbox.state.awsEndpoint, name, work);
 
   /** Exit status 3 and exactly one coderdb line, matching `message`. */
   const expectConnectionFailure = (result: CliResult, message: RegExp) => {
@@ -31,6 +25,17 @@ describe('remote commands on a broken deployment', () => {
     expect(lines[0]).toMatch(message);
     expect(result.stdout).toBe('');
   };
+
+  /** In scenario `name`, exec, shell and psql each fail with `message`. */
+  const everyCommandFails = (name: string, message: RegExp) =>
+    scenario(name, async () => {
+      const results = await Promise.all([
+        sandbox.run(['exec', '--', 'true']),
+        sandbox.run(['shell']),
+        sandbox.run(['psql']),
+      ]);
+      for (const result of results) expectConnectionFailure(result, message);
+    });
 
   beforeAll(async () => {
     sandbox = await startSandbox({ scenario: 'psql-missing' });
@@ -54,46 +59,22 @@ describe('remote commands on a broken deployment', () => {
   });
 
   it('works in a KMS-encrypted session', async () => {
-    await setScenario('kms-encrypted');
-    try {
+    await scenario('kms-encrypted', async () => {
       const result = await sandbox.run(['exec', '--', 'sh', '-c', 'echo encrypted-ok; exit 5']);
       expect(result.code, result.stderr).toBe(5);
       expect(result.stdout).toBe('encrypted-ok\n');
-    } finally {
-      await setScenario('healthy');
-    }
+    });
   });
 
   it('no running task: every command fails with the reason and status 3', async () => {
-    await setScenario('no-running-task');
-    try {
-      const results = await Promise.all([
-        sandbox.run(['exec', '--', 'true']),
-        sandbox.run(['shell']),
-        sandbox.run(['psql']),
-      ]);
-      for (const result of results) {
-        expectConnectionFailure(result, /^coderdb: no running task: service coder-service is scaled to 0/);
-      }
-    } finally {
-      await setScenario('healthy');
-    }
+    await everyCommandFails(
+      'no-running-task',
+      /^coderdb: no running task: service coder-service is scaled to 0/,
+    );
   });
 
   it('exec disabled: every command fails with the fix and status 3', async () => {
-    await setScenario('exec-disabled');
-    try {
-      const results = await Promise.all([
-        sandbox.run(['exec', '--', 'true']),
-        sandbox.run(['shell']),
-        sandbox.run(['psql']),
-      ]);
-      for (const result of results) {
-        expectConnectionFailure(result, /^coderdb: ECS Exec is not enabled on task \w+/);
-      }
-    } finally {
-      await setScenario('healthy');
-    }
+    await everyCommandFails('exec-disabled', /^coderdb: ECS Exec is not enabled on task \w+/);
   });
 
   it('--task that does not exist is a usage error', async () => {

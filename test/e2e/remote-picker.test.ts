@@ -3,27 +3,28 @@
 // stderr, the answer read from stdin) played by the test.
 
 import { describe, expect, it } from 'vitest';
-import type { TaskTarget } from '../../src/aws/tasks.js';
+import { assess, type TaskTarget } from '../../src/aws/tasks.js';
 import { CoderdbError } from '../../src/core/errors.js';
 import { type PickerIo, pickTask } from '../../src/ops/remote/index.js';
 
-const task = (id: string, startedAt: string): TaskTarget => ({
+const task = (id: string, startedAt: string, platformVersion?: string): TaskTarget => ({
   cluster: 'coder-cluster',
   taskArn: `arn:aws:ecs:us-east-1:123456789012:task/coder-cluster/${id}`,
   taskId: id,
   container: 'coder',
   runtimeId: `${id}-runtime`,
   startedAt: new Date(startedAt),
+  ...(platformVersion ? { platformVersion } : {}),
   ssmTarget: `ecs:coder-cluster_${id}_${id}-runtime`,
 });
 
-// Newest first, as findTask hands them over.
+// Newest first, as findTask hands them over, with the platform versions ECS reported.
 const CANDIDATES = [
-  task('aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', '2024-05-02T10:00:00.000Z'),
-  task('bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb', '2024-05-01T09:30:15.250Z'),
+  task('aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', '2024-05-02T10:00:00.000Z', '1.4.0'),
+  task('bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb', '2024-05-01T09:30:15.250Z', '1.3.0'),
 ];
 
-function scriptedIo(answers: Array<string | Error>, versions?: Map<string, string> | Error) {
+function scriptedIo(answers: Array<string | Error>) {
   const lines: string[] = [];
   const questions: string[] = [];
   const io: PickerIo = {
@@ -35,21 +36,13 @@ function scriptedIo(answers: Array<string | Error>, versions?: Map<string, strin
       if (answer instanceof Error) throw answer;
       return answer;
     },
-    platformVersions: async () => {
-      if (versions instanceof Error) throw versions;
-      return versions ?? new Map();
-    },
   };
   return { io, lines, questions };
 }
 
 describe('task picker', () => {
   it('lists id, start time and platform version, newest first, and Enter takes the newest', async () => {
-    const versions = new Map([
-      [CANDIDATES[0]!.taskArn, '1.4.0'],
-      [CANDIDATES[1]!.taskArn, '1.3.0'],
-    ]);
-    const { io, lines, questions } = scriptedIo([''], versions);
+    const { io, lines, questions } = scriptedIo(['']);
     expect(await pickTask(CANDIDATES, io)).toBe(CANDIDATES[0]);
     expect(lines).toEqual([
       '2 tasks can be used:',
@@ -69,9 +62,10 @@ describe('task picker', () => {
     expect(retry.lines.filter((line) => line.includes('is not one of'))).toHaveLength(2);
   });
 
-  it('shows "unknown" when the platform versions cannot be looked up', async () => {
-    const { io, lines } = scriptedIo(['1'], new Error('AccessDenied'));
-    expect(await pickTask(CANDIDATES, io)).toBe(CANDIDATES[0]);
+  it('shows "unknown" when ECS did not report a platform version', async () => {
+    const unreported = CANDIDATES.map((candidate) => ({ ...candidate, platformVersion: undefined }));
+    const { io, lines } = scriptedIo(['1']);
+    expect(await pickTask(unreported, io)).toBe(unreported[0]);
     expect(lines[1]).toContain('platform unknown');
   });
 
@@ -92,5 +86,27 @@ describe('task picker', () => {
     const { io, questions } = scriptedIo([]);
     expect(await pickTask([CANDIDATES[1]!], io)).toBe(CANDIDATES[1]);
     expect(questions).toEqual([]);
+  });
+
+  it('takes the platform version from the DescribeTasks answer findTask already has', () => {
+    const target = assess(
+      {
+        taskArn: CANDIDATES[0]!.taskArn,
+        clusterArn: 'arn:aws:ecs:us-east-1:123456789012:cluster/coder-cluster',
+        lastStatus: 'RUNNING',
+        startedAt: CANDIDATES[0]!.startedAt,
+        enableExecuteCommand: true,
+        platformVersion: '1.4.0',
+        containers: [
+          {
+            name: 'coder',
+            runtimeId: CANDIDATES[0]!.runtimeId,
+            managedAgents: [{ name: 'ExecuteCommandAgent', lastStatus: 'RUNNING' }],
+          },
+        ],
+      },
+      { container: 'coder', cluster: 'coder-cluster' },
+    );
+    expect(target).toEqual(CANDIDATES[0]);
   });
 });

@@ -5,7 +5,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SandboxState } from '../../src/core/sandbox-state.js';
 import { createHome, type Home, json } from '../helpers/cli.js';
-import { control, md5, pgQuery, psql, startTunnel, within } from './tunnel-helpers.js';
+import { within } from '../helpers/wait.js';
+import { control, md5, pgQuery, psql, startTunnel } from './tunnel-helpers.js';
 
 describe('a tunnel through an old agent (basic mode)', () => {
   let home: Home;

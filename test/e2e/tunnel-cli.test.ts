@@ -7,6 +7,7 @@ import { createConnection } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type TestSandbox } from '../helpers/sandbox.js';
+import { within } from '../helpers/wait.js';
 import {
   control,
   FIVE_MB_SQL,
@@ -15,7 +16,6 @@ import {
   psql,
   type RunningTunnel,
   startTunnel,
-  within,
 } from './tunnel-helpers.js';
 
 describe('coderdb tunnel', () => {

@@ -6,27 +6,8 @@ import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { SandboxState } from '../../src/core/sandbox-state.js';
 import { CLI, createHome, type Home } from '../helpers/cli.js';
-
-export function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
-
-/** Polls `condition` every 20 ms until it holds. */
-export async function until(condition: () => boolean, ms: number, what: string): Promise<void> {
-  await within(
-    (async () => {
-      while (!condition()) await new Promise((resolve) => setTimeout(resolve, 20));
-    })(),
-    ms,
-    what,
-  );
-}
+import { switchScenario } from '../helpers/scenario.js';
+import { within } from '../helpers/wait.js';
 
 export interface RunningTunnel {
   port: number;
@@ -169,13 +150,7 @@ export function control(state: SandboxState) {
       const response = await fetch(`${base}/_sandbox/faults?session=${encodeURIComponent(sessionId)}`);
       return (await response.json()) as never;
     },
-    async scenario(name: string): Promise<void> {
-      const response = await fetch(`${base}/_sandbox/scenario`, {
-        method: 'POST',
-        body: JSON.stringify({ name }),
-      });
-      if (response.status !== 200) throw new Error(`scenario ${name}: ${await response.text()}`);
-    },
+    scenario: (name: string): Promise<void> => switchScenario(base, name),
   };
 }
 

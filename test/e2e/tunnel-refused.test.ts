@@ -4,7 +4,8 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type TestSandbox } from '../helpers/sandbox.js';
-import { control, pgQuery, psql, startTunnel, until } from './tunnel-helpers.js';
+import { until } from '../helpers/wait.js';
+import { control, pgQuery, psql, startTunnel } from './tunnel-helpers.js';
 
 describe('a tunnel whose destination refuses', () => {
   let sandbox: TestSandbox;

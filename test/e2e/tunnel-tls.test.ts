@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errorResponse, verifiedTls } from '../../src/transport/tunnel.js';
-import { within } from './tunnel-helpers.js';
+import { within } from '../helpers/wait.js';
 
 const NAME = 'coder-postgres.abc123.us-east-1.rds.amazonaws.com';
 

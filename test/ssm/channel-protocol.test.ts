@@ -20,7 +20,8 @@ import {
   PayloadType,
   parseAcknowledge,
 } from '../../src/ssm/codec.js';
-import { Collector, within } from '../sandbox/agent/harness.js';
+import { within } from '../helpers/wait.js';
+import { Collector } from '../sandbox/agent/harness.js';
 
 interface Connection {
   ws: WebSocket;

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { FaultPlan } from '../../sandbox/agent/index.js';
 import type { DataChannel } from '../../src/ssm/channel.js';
+import { within } from '../helpers/wait.js';
 import {
   base64Lines,
   Collector,
@@ -18,7 +19,6 @@ import {
   startLoopback,
   TARGET_ID,
   unCrlf,
-  within,
 } from '../sandbox/agent/harness.js';
 
 const loopbacks: Loopback[] = [];

@@ -15,19 +15,10 @@ import {
   SmuxSession,
   type SmuxStream,
 } from '../../src/ssm/smux.js';
+import { within } from '../helpers/wait.js';
 
 const hex = (bytes: Buffer) => bytes.toString('hex');
 const summary = (frame: SmuxFrame) => [frame.cmd, frame.streamId, hex(frame.data)];
-
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
 
 /** A deterministic pseudo-random generator, so that failures reproduce. */
 function prng(seed: number): () => number {

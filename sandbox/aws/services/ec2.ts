@@ -2,8 +2,8 @@
 // (security groups, subnets, route tables, VPC endpoints, network interfaces, NAT gateways), with
 // id lists, the usual filters (values may use `*` and `?`), and EC2's NotFound error codes.
 
+import { globMatch } from '../../../src/aws/iam-policy.js';
 import { AwsError } from '../errors.js';
-import { globMatch } from '../iam-policy.js';
 import type { QueryFilter, QueryInput } from '../protocol/query.js';
 import type { XmlValue } from '../protocol/xml.js';
 import type { World } from '../world.js';

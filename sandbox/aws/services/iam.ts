@@ -3,8 +3,9 @@
 // SimulatePrincipalPolicy (with ContextEntries) answered by the same evaluator that authorizes
 // this endpoint's calls.
 
+import type { RequestContext } from '../../../src/aws/iam-policy.js';
 import { AwsError } from '../errors.js';
-import { evaluate, policyText, principalPolicies, type RequestContext } from '../iam-policy.js';
+import { evaluate, policyText, principalPolicies } from '../iam-policy.js';
 import type { QueryInput } from '../protocol/query.js';
 import type { XmlValue } from '../protocol/xml.js';
 import type { IamPrincipal, IamRole, ManagedPolicy, PolicyDocument, World } from '../world.js';

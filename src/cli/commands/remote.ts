@@ -63,7 +63,7 @@ async function withRemote(
     const terminal = remote.processTerminal();
     const options: OpenOptions = {
       status: (line) => terminal.status(line),
-      ...(canPrompt() ? { pick: remote.ecsTerminalPicker(context) } : {}),
+      ...(canPrompt() ? { pick: remote.terminalPicker } : {}),
     };
     await work(remote, context, terminal, options);
   });

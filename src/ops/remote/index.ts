@@ -11,9 +11,9 @@ import { execScript, PsqlProblem, psqlScript } from './scripts.js';
 import { type OpenOptions, openRemoteSession, type RemoteContext } from './session.js';
 import type { Terminal } from './terminal.js';
 
-export { type PickerIo, pickTask } from './picker.js';
+export { type PickerIo, pickTask, terminalPicker } from './picker.js';
 export { quoteWord, quoteWords, shellCommand } from './quote.js';
-export { ecsTerminalPicker, type OpenOptions, type RemoteContext } from './session.js';
+export type { OpenOptions, RemoteContext } from './session.js';
 export { DETACHED_SIZE, processTerminal, type SessionSignal, type Terminal } from './terminal.js';
 
 /** Longest ExecuteCommand string we send; AWS documents no limit, Linux allows 128 KiB per argument. */

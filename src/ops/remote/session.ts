@@ -2,13 +2,11 @@
 // qualify), then ECS ExecuteCommand and the data channel. Every failure on the way is already a
 // CoderdbError that says why (no running task, exec disabled, agent unreachable…).
 
-import { awsModule } from '../../aws/clients.js';
 import type { AwsSession } from '../../aws/session.js';
 import { openExecChannel } from '../../aws/sessions.js';
 import { findTask, type TaskTarget } from '../../aws/tasks.js';
 import type { Profile } from '../../core/config.js';
 import type { DataChannel } from '../../ssm/channel.js';
-import { terminalPicker } from './picker.js';
 
 export interface RemoteContext {
   aws: AwsSession;
@@ -37,23 +35,4 @@ export async function openRemoteSession(
   options.status?.(`coderdb: starting a session in task ${target.taskId} (container ${target.container})…`);
   const channel = await openExecChannel(aws, profile, target, command);
   return { target, channel };
-}
-
-/** The picker for this process's terminal, with platform versions from ECS. */
-export function ecsTerminalPicker(context: RemoteContext): (candidates: TaskTarget[]) => Promise<TaskTarget> {
-  return terminalPicker(async (candidates) => {
-    const { DescribeTasksCommand } = await awsModule('ecs');
-    const ecs = await context.aws.ecs();
-    const answer = await ecs.send(
-      new DescribeTasksCommand({
-        cluster: context.profile.cluster,
-        tasks: candidates.map((task) => task.taskArn),
-      }),
-    );
-    const versions = new Map<string, string>();
-    for (const task of answer.tasks ?? []) {
-      if (task.taskArn && task.platformVersion) versions.set(task.taskArn, task.platformVersion);
-    }
-    return versions;
-  });
 }

@@ -1,7 +1,8 @@
 // The fallback policy evaluator: what `get-role-policy` shows, decided the way IAM decides.
 
 import { describe, expect, it } from 'vitest';
-import { decide, globMatch, parsePolicyDocument } from '../../../src/ops/doctor/policy-eval.js';
+import { globMatch } from '../../../src/aws/iam-policy.js';
+import { decide, parsePolicyDocument } from '../../../src/ops/doctor/policy-eval.js';
 
 describe('policy evaluator', () => {
   const documents = [

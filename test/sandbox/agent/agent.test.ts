@@ -19,7 +19,8 @@ import {
   parseChannelClosed,
   parseHandshakeRequest,
 } from '../../../src/ssm/codec.js';
-import { execRequest, type Loopback, startLoopback, within } from './harness.js';
+import { within } from '../../helpers/wait.js';
+import { execRequest, type Loopback, startLoopback } from './harness.js';
 
 class RawClient {
   readonly frames: Frame[] = [];

@@ -9,18 +9,9 @@ import type { Readable } from 'node:stream';
 import { type Agent, type AgentOptions, createAgent } from '../../../sandbox/agent/index.js';
 import type { ExecSessionRequest } from '../../../sandbox/session-broker.js';
 import { DataChannel, type DataChannelOptions } from '../../../src/ssm/channel.js';
+import { within } from '../../helpers/wait.js';
 
 export const CONTAINER_PATH = ['/usr/local/bin', '/usr/bin', '/bin'];
-
-export function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
 
 export interface Loopback {
   agent: Agent;

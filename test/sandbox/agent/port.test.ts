@@ -18,7 +18,8 @@ import {
   PORT_FORWARDING_DOCUMENT,
   PortSession,
 } from '../../../src/ssm/port-session.js';
-import { type Loopback, seededBytes, startLoopback, TARGET_ID, within } from './harness.js';
+import { within } from '../../helpers/wait.js';
+import { type Loopback, seededBytes, startLoopback, TARGET_ID } from './harness.js';
 
 let echo: Server;
 let echoPort: number;

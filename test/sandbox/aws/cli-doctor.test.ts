@@ -4,70 +4,26 @@
 // `logs tail`), MFA devices and an MFA session token, and a simulation with ContextEntries.
 // Skipped, with a message, when `aws` is not installed.
 
-import { execFile, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IDS } from '../../../sandbox/aws/world.js';
 import { DATABASE_FILTER } from '../../../src/ops/doctor/checks/logs.js';
-import { CREDENTIALS, startTestEndpoint, type TestEndpoint } from './helpers.js';
-
-const probe = spawnSync('aws', ['--version'], { encoding: 'utf8', timeout: 30_000 });
-const hasAws = probe.status === 0;
-const title = hasAws
-  ? 'AWS CLI for doctor'
-  : 'AWS CLI for doctor (skipped: the `aws` command is not installed)';
+import { inScenario } from '../../helpers/scenario.js';
+import { type AwsCli, awsCli, awsCliTitle, hasAwsCli } from './aws-cli.js';
+import { startTestEndpoint, type TestEndpoint } from './helpers.js';
 
 let t: TestEndpoint;
-let home: string;
+let cli: AwsCli;
+const awsJson = (...args: string[]) => cli.json(...args);
 
-function aws(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const env: Record<string, string> = {
-    PATH: process.env.PATH ?? '/usr/bin:/bin',
-    HOME: home,
-    AWS_CONFIG_FILE: join(home, 'no-config'),
-    AWS_SHARED_CREDENTIALS_FILE: join(home, 'no-credentials'),
-    AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
-    AWS_REGION: 'us-east-1',
-    AWS_DEFAULT_REGION: 'us-east-1',
-    AWS_EC2_METADATA_DISABLED: 'true',
-    AWS_MAX_ATTEMPTS: '1',
-  };
-  for (const name of ['PYENV_ROOT', 'PYENV_VERSION', 'LANG']) {
-    const value = process.env[name];
-    if (value !== undefined) env[name] = value;
-  }
-  return new Promise((resolve) => {
-    // --endpoint-url on every command: v1 ignores AWS_ENDPOINT_URL (and for `rds` in us-east-1).
-    execFile(
-      'aws',
-      [...args, '--endpoint-url', t.endpoint.url, '--output', 'json'],
-      { env, timeout: 60_000 },
-      (error, stdout, stderr) => {
-        resolve({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, stdout, stderr });
-      },
-    );
-  });
-}
-
-async function awsJson(...args: string[]): Promise<unknown> {
-  const r = await aws(...args);
-  expect(r.stderr).toBe('');
-  expect(r.code).toBe(0);
-  return JSON.parse(r.stdout);
-}
-
-describe.skipIf(!hasAws)(title, () => {
+describe.skipIf(!hasAwsCli)(awsCliTitle('AWS CLI for doctor'), () => {
   beforeAll(async () => {
-    home = mkdtempSync(join(tmpdir(), 'coderdb-aws-cli-doctor-'));
     t = await startTestEndpoint();
+    cli = awsCli(t.endpoint.url);
   });
 
   afterAll(async () => {
     await t?.endpoint.close();
-    if (home) rmSync(home, { recursive: true, force: true });
+    cli?.remove();
   });
 
   it('ecs describe-clusters --include CONFIGURATIONS and describe-task-definition', async () => {
@@ -118,11 +74,7 @@ describe.skipIf(!hasAws)(title, () => {
   });
 
   it("logs filter-log-events with doctor's filter pattern over the last hour", async () => {
-    await fetch(`${t.endpoint.url}/_sandbox/scenario`, {
-      method: 'POST',
-      body: JSON.stringify({ name: 'db-errors-in-logs' }),
-    });
-    try {
+    await inScenario(t.endpoint.url, 'db-errors-in-logs', async () => {
       const out = (await awsJson(
         'logs',
         'filter-log-events',
@@ -136,12 +88,7 @@ describe.skipIf(!hasAws)(title, () => {
       const errors = out.events.filter((e) => /erro|warn/.test(e.message));
       expect(errors).toHaveLength(5);
       expect(errors.at(-1)?.message).toContain('failed to acquire database connection');
-    } finally {
-      await fetch(`${t.endpoint.url}/_sandbox/scenario`, {
-        method: 'POST',
-        body: JSON.stringify({ name: 'healthy' }),
-      });
-    }
+    });
   });
 
   it('iam list-mfa-devices, sts get-session-token with MFA, and simulate-principal-policy --context-entries', async () => {

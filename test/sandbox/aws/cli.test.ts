@@ -3,79 +3,40 @@
 // these prove the emulation speaks the real protocols, not one SDK's dialect. Skipped, with a
 // message, when `aws` is not installed.
 
-import { execFile, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IDS } from '../../../sandbox/aws/world.js';
-import { CREDENTIALS, DATABASE_URL, startTestEndpoint, type TestEndpoint } from './helpers.js';
-
-const probe = spawnSync('aws', ['--version'], { encoding: 'utf8', timeout: 30_000 });
-const hasAws = probe.status === 0;
-const title = hasAws ? 'AWS CLI' : 'AWS CLI (skipped: the `aws` command is not installed)';
+import { switchScenario } from '../../helpers/scenario.js';
+import { type AwsCli, awsCli, awsCliTitle, hasAwsCli } from './aws-cli.js';
+import { DATABASE_URL, startTestEndpoint, type TestEndpoint } from './helpers.js';
 
 let t: TestEndpoint;
-let home: string;
+let cli: AwsCli;
+const aws = (...args: string[]) => cli.run(...args);
+const awsJson = (...args: string[]) => cli.json(...args);
+/** `services[0].enableExecuteCommand` of the Coder service. */
+const execEnabled = () =>
+  awsJson(
+    'ecs',
+    'describe-services',
+    '--cluster',
+    IDS.clusterName,
+    '--services',
+    IDS.serviceName,
+    '--query',
+    'services[0].enableExecuteCommand',
+  );
 
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function aws(...args: string[]): Promise<CliResult> {
-  const env: Record<string, string> = {
-    PATH: process.env.PATH ?? '/usr/bin:/bin',
-    HOME: home,
-    AWS_CONFIG_FILE: join(home, 'no-config'),
-    AWS_SHARED_CREDENTIALS_FILE: join(home, 'no-credentials'),
-    AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
-    AWS_REGION: 'us-east-1',
-    AWS_DEFAULT_REGION: 'us-east-1',
-    AWS_ENDPOINT_URL: t.endpoint.url,
-    AWS_EC2_METADATA_DISABLED: 'true',
-    AWS_MAX_ATTEMPTS: '1',
-  };
-  for (const name of ['PYENV_ROOT', 'PYENV_VERSION', 'LANG']) {
-    const value = process.env[name];
-    if (value !== undefined) env[name] = value;
-  }
-  return new Promise((resolve) => {
-    // --endpoint-url as well as AWS_ENDPOINT_URL: CLI releases before 1.29/2.13 (Debian 12 ships
-    // 2.9) ignore the variable, and v1 ignores it for `rds` in us-east-1.
-    const endpoint = args.includes('--endpoint-url') ? [] : ['--endpoint-url', t.endpoint.url];
-    execFile(
-      'aws',
-      [...args, ...endpoint, '--output', 'json'],
-      { env, timeout: 60_000 },
-      (error, stdout, stderr) => {
-        const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
-}
-
-async function awsJson(...args: string[]): Promise<unknown> {
-  const r = await aws(...args);
-  expect(r.stderr).toBe('');
-  expect(r.code).toBe(0);
-  return JSON.parse(r.stdout);
-}
-
-describe.skipIf(!hasAws)(title, () => {
+describe.skipIf(!hasAwsCli)(awsCliTitle('AWS CLI'), () => {
   const taskArn = `arn:aws:ecs:us-east-1:123456789012:task/${IDS.clusterName}/${IDS.taskId}`;
 
   beforeAll(async () => {
-    home = mkdtempSync(join(tmpdir(), 'coderdb-aws-cli-'));
     t = await startTestEndpoint();
+    cli = awsCli(t.endpoint.url);
   });
 
   afterAll(async () => {
     await t?.endpoint.close();
-    if (home) rmSync(home, { recursive: true, force: true });
+    cli?.remove();
   });
 
   it('sts get-caller-identity', async () => {
@@ -114,16 +75,7 @@ describe.skipIf(!hasAws)(title, () => {
     expect(described.tasks[0]?.lastStatus).toBe('RUNNING');
     expect(described.tasks[0]?.containers[0]?.runtimeId).toBe(IDS.runtimeId);
     expect(described.tasks[0]?.containers[0]?.managedAgents[0]?.lastStatus).toBe('RUNNING');
-    const enabled = await awsJson(
-      'ecs',
-      'describe-services',
-      '--cluster',
-      IDS.clusterName,
-      '--services',
-      IDS.serviceName,
-      '--query',
-      'services[0].enableExecuteCommand',
-    );
+    const enabled = await execEnabled();
     expect(enabled).toBe(true);
   });
 
@@ -230,31 +182,20 @@ describe.skipIf(!hasAws)(title, () => {
   });
 
   it('sees a scenario switched over /_sandbox/scenario, with the real error codes', async () => {
-    const switchTo = (name: string) =>
-      fetch(`${t.endpoint.url}/_sandbox/scenario`, { method: 'POST', body: JSON.stringify({ name }) });
     try {
-      expect((await switchTo('secret-missing')).status).toBe(200);
+      await switchScenario(t.endpoint.url, 'secret-missing');
       const missing = await aws('secretsmanager', 'get-secret-value', '--secret-id', IDS.secretName);
       expect(missing.code).not.toBe(0);
       expect(missing.stderr).toContain('(ResourceNotFoundException)');
-      expect((await switchTo('exec-disabled')).status).toBe(200);
-      const enabled = await awsJson(
-        'ecs',
-        'describe-services',
-        '--cluster',
-        IDS.clusterName,
-        '--services',
-        IDS.serviceName,
-        '--query',
-        'services[0].enableExecuteCommand',
-      );
+      await switchScenario(t.endpoint.url, 'exec-disabled');
+      const enabled = await execEnabled();
       expect(enabled).toBe(false);
       const ghost = await aws('iam', 'get-role', '--role-name', 'ghost');
       expect(ghost.stderr).toContain('(NoSuchEntity)');
       const sg = await aws('ec2', 'describe-security-groups', '--group-ids', 'sg-00000000000000000');
       expect(sg.stderr).toContain('(InvalidGroup.NotFound)');
     } finally {
-      await switchTo('healthy');
+      await switchScenario(t.endpoint.url, 'healthy');
     }
   });
 });

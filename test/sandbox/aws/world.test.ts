@@ -4,11 +4,12 @@
 
 import { describe, expect, it } from 'vitest';
 import { execAgentConnectivity, taskCanReachDatabase } from '../../../sandbox/aws/derive.js';
-import { evaluate, globMatch } from '../../../sandbox/aws/iam-policy.js';
+import { evaluate } from '../../../sandbox/aws/iam-policy.js';
 import { QueryInput } from '../../../sandbox/aws/protocol/query.js';
 import { xmlDocument } from '../../../sandbox/aws/protocol/xml.js';
 import { applyScenario, buildScenarioWorld, SCENARIOS } from '../../../sandbox/aws/scenarios.js';
 import { buildWorld, type World } from '../../../sandbox/aws/world.js';
+import { globMatch } from '../../../src/aws/iam-policy.js';
 import { DATABASE_URL } from './helpers.js';
 
 const NOW = Date.UTC(2025, 0, 15, 12, 0, 0);

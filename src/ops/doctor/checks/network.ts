@@ -4,25 +4,10 @@
 // ssmmessages (the agent dials out; nothing dials in).
 
 import type { IpPermission, RouteTable, SecurityGroup } from '@aws-sdk/client-ec2';
+import { cidrContains } from '../../../aws/cidr.js';
 import type { DoctorContext } from '../context.js';
 import { type CheckSpec, fail, pass, skip, warn } from '../types.js';
 import { attachmentDetail, listing } from './common.js';
-
-function ipToInt(ip: string): number | undefined {
-  const parts = ip.split('.').map(Number);
-  if (parts.length !== 4 || parts.some((p) => !Number.isInteger(p) || p < 0 || p > 255)) return undefined;
-  return ((parts[0]! << 24) | (parts[1]! << 16) | (parts[2]! << 8) | parts[3]!) >>> 0;
-}
-
-export function cidrContains(cidr: string, ip: string): boolean {
-  const [base, bitsText] = cidr.split('/');
-  const bits = Number(bitsText ?? '32');
-  const a = ipToInt(base ?? '');
-  const b = ipToInt(ip);
-  if (a === undefined || b === undefined || !(bits >= 0 && bits <= 32)) return false;
-  const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
-  return (a & mask) === (b & mask);
-}
 
 function coversPort(rule: IpPermission, port: number): boolean {
   const protocol = rule.IpProtocol ?? '';
