@@ -1,9 +1,9 @@
 // Writing a file so that it either appears whole or not at all. Bytes go to a hidden temporary file
 // in the destination directory (`.NAME.partial-PID-RAND`, so the rename cannot cross filesystems);
 // commit() fsyncs it, lets the caller put its companion (the manifest) in place, gives it its final
-// name (never replacing an existing file) and fsyncs the directory. A crash, a kill or an error leaves at most a `.partial`
-// file that nothing mistakes for a backup; a normal exit (Ctrl-C included, which exits the process
-// at once) removes it through the exit hook.
+// name (never replacing an existing file) and fsyncs the directory. A crash, a kill or an error
+// leaves at most a `.partial` file that nothing mistakes for a backup; a normal exit (Ctrl-C
+// included, which exits the process at once) removes it through the exit hook.
 
 import { randomBytes } from 'node:crypto';
 import {
@@ -54,41 +54,33 @@ export function ensurePrivateDir(dir: string): void {
 export class AtomicFile {
   readonly stream: WriteStream;
   readonly tempPath: string;
-  readonly #fd: number;
   #untrack: () => void;
   #done = false;
-  #closed = false;
 
-  private constructor(tempPath: string, fd: number) {
+  private constructor(tempPath: string) {
     this.tempPath = tempPath;
-    this.#fd = fd;
     this.#untrack = trackTemporary(tempPath);
-    // autoClose off: commit() needs the descriptor for fsync after the last write.
-    this.stream = createWriteStream('', { fd, autoClose: false, highWaterMark: 256 * 1024 });
+    // The stream owns its descriptor and closes it; commit() fsyncs through a descriptor of its own
+    // (fsync flushes the file, whichever descriptor names it), so nothing is ever closed twice.
+    this.stream = createWriteStream(tempPath, { flags: 'wx', mode: 0o600, highWaterMark: 256 * 1024 });
   }
 
   /** A new temporary file (exclusive, mode 0600) in `dir`; its final name is chosen at commit. */
   static create(dir: string, label: string): AtomicFile {
     ensurePrivateDir(dir);
-    const tempPath = partialPath(join(dir, label));
-    const fd = openSync(tempPath, 'wx', 0o600);
-    return new AtomicFile(tempPath, fd);
+    return new AtomicFile(partialPath(join(dir, label)));
   }
 
   /**
    * Makes the file durable and visible as `finalPath` (in the same directory): end the stream
-   * (the caller has written everything), fsync, close, run `beforeRename` (the manifest goes in
-   * first, so every final archive has one), link to the final name (which fails rather than
-   * replace an existing file), drop the temporary name, fsync the directory.
+   * (the caller has written everything), fsync, run `beforeRename` (the manifest goes in first, so
+   * every final archive has one), link to the final name (which fails rather than replace an
+   * existing file), drop the temporary name, fsync the directory.
    */
   async commit(finalPath: string, beforeRename?: () => Promise<void>): Promise<void> {
     if (this.#done) throw new Error('AtomicFile already finished');
     await this.#finishStream();
-    try {
-      fsyncSync(this.#fd);
-    } finally {
-      this.#close();
-    }
+    fsyncFile(this.tempPath);
     await beforeRename?.();
     try {
       await link(this.tempPath, finalPath);
@@ -110,24 +102,27 @@ export class AtomicFile {
     if (this.#done) return;
     this.#done = true;
     this.stream.destroy();
-    this.#close();
     await rm(this.tempPath, { force: true });
     this.#untrack();
   }
 
-  /** Closes the descriptor once: closing it twice could close a file opened since with the same number. */
-  #close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    closeSync(this.#fd);
-  }
-
+  /** Ends the stream and waits until its descriptor is closed, so every byte is in the file. */
   #finishStream(): Promise<void> {
-    if (this.stream.writableFinished) return Promise.resolve();
+    if (this.stream.closed) return Promise.resolve();
     return new Promise((resolve, reject) => {
       this.stream.once('error', reject);
-      this.stream.end(() => resolve());
+      this.stream.once('close', () => resolve());
+      this.stream.end();
     });
+  }
+}
+
+function fsyncFile(path: string): void {
+  const fd = openSync(path, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
   }
 }
 

@@ -347,7 +347,7 @@ export function sessionSuite(options: SuiteOptions): void {
           reorderOutputs: 40,
           dropOutputs: 15,
           corruptDigest: 15,
-          pausePublication: { afterOutputs: 700, durationMs: 300 },
+          pausePublication: { afterOutputs: 250, durationMs: 300 },
         };
         await faults('POST', plan);
         let session: ExecSession | undefined;
