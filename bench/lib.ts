@@ -23,6 +23,8 @@ export function isolatedHome(name: string): string {
     XDG_DATA_HOME: join(home, 'data'),
     CODERDB_PROFILE: 'sandbox',
     NODE_NO_WARNINGS: '1',
+    // The SDK warns about Node 20 from this process too when a script loads the sandbox in-process.
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
   });
   return home;
 }
