@@ -20,7 +20,8 @@ const gunzipAsync = promisify(gunzip);
 const MAX_ENCODED_CHUNK = CHUNK_SIZE * 2;
 
 interface FileState {
-  size: number;
+  /** Unknown while only chunks of a file pg_dump was still writing have arrived. */
+  size: number | undefined;
   received: Set<number>;
 }
 
@@ -47,14 +48,17 @@ export class ChunkAssembler {
     this.#listing.set(name, { size: Number(size), sha256 });
   }
 
-  /** The sink for a `begin chunk NAME INDEX FILESIZE gzip|none` section. */
+  /**
+   * The sink for a `begin chunk NAME INDEX FILESIZE gzip|none` section; FILESIZE is `-` for a whole
+   * chunk of a file pg_dump is still writing.
+   */
   chunk(args: string[]): SectionSink {
     const [name = '', indexText = '', sizeText = '', packing = 'none'] = args;
-    if (!isSafeMemberName(name) || !/^\d+$/.test(indexText) || !/^\d+$/.test(sizeText)) {
+    if (!isSafeMemberName(name) || !/^\d+$/.test(indexText) || !/^(\d+|-)$/.test(sizeText)) {
       throw damaged(`a chunk header is malformed: ${args.join(' ').slice(0, 120)}`);
     }
     const index = Number(indexText);
-    const size = Number(sizeText);
+    const size = sizeText === '-' ? undefined : Number(sizeText);
     const parts: Buffer[] = [];
     let encoded = 0;
     return {
@@ -67,7 +71,8 @@ export class ChunkAssembler {
         const joined = Buffer.concat(parts);
         const bytes = packing === 'gzip' ? await gunzipAsync(joined).catch(() => undefined) : joined;
         if (!bytes) throw damaged(`chunk ${index} of ${name} does not unpack`);
-        const expected = Math.max(0, Math.min(CHUNK_SIZE, size - index * CHUNK_SIZE));
+        const expected =
+          size === undefined ? CHUNK_SIZE : Math.max(0, Math.min(CHUNK_SIZE, size - index * CHUNK_SIZE));
         if (bytes.length !== expected) {
           throw damaged(`chunk ${index} of ${name} has ${bytes.length} bytes, expected ${expected}`);
         }
@@ -76,9 +81,12 @@ export class ChunkAssembler {
     };
   }
 
-  async #write(name: string, size: number, index: number, bytes: Buffer): Promise<void> {
+  async #write(name: string, size: number | undefined, index: number, bytes: Buffer): Promise<void> {
     const state = this.#files.get(name) ?? { size, received: new Set<number>() };
-    if (state.size !== size) throw damaged(`${name} was announced with two different sizes`);
+    if (size !== undefined && state.size !== undefined && state.size !== size) {
+      throw damaged(`${name} was announced with two different sizes`);
+    }
+    state.size ??= size;
     if (state.received.has(index)) throw damaged(`chunk ${index} of ${name} arrived twice`);
     this.#files.set(name, state);
     let handle = this.#handles.get(name);
@@ -111,7 +119,12 @@ export class ChunkAssembler {
     for (const [name, listed] of this.#listing) {
       const state = this.#files.get(name);
       const chunks = Math.max(1, Math.ceil(listed.size / CHUNK_SIZE));
-      if (!state || state.size !== listed.size || state.received.size !== chunks) {
+      const complete =
+        state &&
+        (state.size === undefined || state.size === listed.size) &&
+        state.received.size === chunks &&
+        [...state.received].every((index) => index < chunks);
+      if (!complete) {
         throw damaged(`${name} is incomplete (${state?.received.size ?? 0} of ${chunks} chunks)`);
       }
       const local = await hashFile(join(this.#dir, name));

@@ -159,9 +159,12 @@ export function parallelControlScript(context: ScriptContext, probeSql: string, 
 }
 
 /**
- * Parallel backup, fetcher session: claims 256 KiB chunks of finished files (mkdir is atomic, so
- * each chunk goes out exactly once across all fetchers) and sends each gzip'd and base64'd. Works
- * from pg_dump's "finished item" lines while the dump runs, then from the whole directory.
+ * Parallel backup, fetcher session: claims 256 KiB chunks of the dump's files (mkdir is atomic, so
+ * each chunk goes out exactly once across all fetchers) and sends each base64'd, gzip'd first
+ * unless pg_dump compressed the file already. A table's file is followed while pg_dump still writes
+ * it (it only ever appends): its whole chunks go out as they fill, marked with size `-`, and the
+ * rest once pg_dump's "finished item" line names it; so the largest table streams during the dump
+ * instead of after it. The control session's final listing checks every byte either way.
  */
 export function parallelFetchScript(context: ScriptContext): string {
   const finishedFiles =
@@ -177,29 +180,43 @@ export function parallelFetchScript(context: ScriptContext): string {
     '  sleep 0.2 2>/dev/null || sleep 1',
     'done',
     ...detectGzip,
+    'NL="',
+    '"',
     'S=" "; t=0',
     'while :; do',
     '  F=0; [ -f "$D/rc" ] && F=1',
     '  if [ $F = 1 ]; then',
     '    [ "$(cat "$D/rc")" = 0 ] || break',
-    '    L=$(ls "$D/dump")',
     '  else',
-    `    L=$(${finishedFiles})`,
+    `    W="$NL$(${finishedFiles})$NL"`,
     '  fi',
-    '  for f in $L; do',
+    '  for f in $(ls "$D/dump" 2>/dev/null); do',
     '    case "$S" in *" $f "*) continue;; esac',
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: sh parameter expansion, not a template
+    '    n=${f%%.*}; v=',
+    // A table's data file (NNN.dat[.gz|.lz4|.zst]) keeps, per fetcher, the chunk to try next.
+    '    case "$n" in ""|*[!0-9]*) ;; *) case "$f" in *.dat|*.dat.*) v=P$n;; esac;; esac',
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: sh parameter expansion, not a template
+    '    k=0; [ -n "$v" ] && eval "k=\\${$v:-0}"',
+    '    whole=$F; [ $F = 0 ] && case "$W" in *"$NL$f$NL"*) whole=1;; esac',
+    '    [ $whole = 0 ] && [ -z "$v" ] && continue',
     '    s=$(wc -c < "$D/dump/$f") || continue',
-    `    c=$(( (s + ${CHUNK_SIZE} - 1) / ${CHUNK_SIZE} )); [ $c -lt 1 ] && c=1`,
-    '    k=0',
+    '    if [ $whole = 1 ]; then',
+    `      c=$(( (s + ${CHUNK_SIZE} - 1) / ${CHUNK_SIZE} )); [ $c -lt 1 ] && c=1; h=$s`,
+    '    else',
+    `      c=$(( s / ${CHUNK_SIZE} )); h=-`,
+    '    fi',
+    '    z=$Z; case "$f" in *.gz|*.lz4|*.zst) z=none;; esac',
     '    while [ $k -lt $c ]; do',
     '      if mkdir "$D/claim/$f.$k" 2>/dev/null; then',
-    '        M begin chunk $f $k $s $Z',
-    `        dd if="$D/dump/$f" bs=${BLOCK_SIZE} skip=$((k * ${CHUNK_BLOCKS})) count=${CHUNK_BLOCKS} 2>/dev/null | ${gzipOrCat} | base64`,
+    '        M begin chunk $f $k $h $z',
+    `        dd if="$D/dump/$f" bs=${BLOCK_SIZE} skip=$((k * ${CHUNK_BLOCKS})) count=${CHUNK_BLOCKS} 2>/dev/null | if [ $z = gzip ]; then gzip -1; else cat; fi | base64`,
     '        M end chunk $?',
     '      fi',
     '      k=$((k + 1))',
     '    done',
-    '    S="$S$f "',
+    '    [ -n "$v" ] && eval "$v=$k"',
+    '    [ $whole = 1 ] && S="$S$f "',
     '  done',
     '  [ $F = 1 ] && break',
     '  t=$((t + 1)); [ $((t % 100)) = 0 ] && M tick',
