@@ -40,4 +40,6 @@ export interface SessionBroker {
   resume(sessionId: string): SessionGrant | undefined;
   /** Ends a session (ssm:TerminateSession); false when unknown. */
   terminate(sessionId: string): boolean;
+  /** Whether the agent has ended the session itself (its command exited, a Flag, a timeout). */
+  ended?(sessionId: string): boolean;
 }

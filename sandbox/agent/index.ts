@@ -123,6 +123,9 @@ export function createAgent(options: AgentOptions = {}): Agent {
       session.terminate();
       return true;
     },
+    ended(sessionId) {
+      return sessions.get(sessionId)?.ended ?? false;
+    },
   };
 
   function refuse(socket: Duplex, status: string): void {

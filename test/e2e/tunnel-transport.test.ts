@@ -120,12 +120,14 @@ describe('--transport tunnel equals --transport direct', () => {
       },
     });
     try {
-      const known = async () =>
-        new Set(
-          ((await ssm.send(new DescribeSessionsCommand({ State: 'Active' }))).Sessions ?? []).map(
-            (s) => s.SessionId,
-          ),
-        );
+      const known = async () => {
+        const ids = new Set<string | undefined>();
+        for (const State of ['Active', 'History'] as const) {
+          for (const s of (await ssm.send(new DescribeSessionsCommand({ State }))).Sessions ?? [])
+            ids.add(s.SessionId);
+        }
+        return ids;
+      };
       const before = await known();
       expect((await over('tunnel', 'query', 'select 1 as ok')).stdout).toContain('"ok":1');
       const started = [...(await known())].filter((id) => !before.has(id));
@@ -134,6 +136,8 @@ describe('--transport tunnel equals --transport direct', () => {
       // Ended by the client with Flag TerminateSession, and closed cleanly by the agent.
       expect(stats.stats?.flagsReceived).toContain(2);
       expect(stats.stats?.closedWith).toBe('');
+      const active = (await ssm.send(new DescribeSessionsCommand({ State: 'Active' }))).Sessions ?? [];
+      expect(active.some((s) => s.SessionId === started[0])).toBe(false);
     } finally {
       ssm.destroy();
     }

@@ -117,6 +117,14 @@ function describeSessions(input: JsonInput, ctx: ServiceContext): unknown {
   if (state !== 'Active' && state !== 'History') {
     throw new AwsError('ValidationException', `State must be Active or History, not ${state}.`);
   }
+  // A session the agent ended on its own (the command exited, the client sent Flag
+  // TerminateSession) is history, as MGS reports it.
+  for (const record of ctx.state.sessions.values()) {
+    if (record.status === 'Connected' && ctx.broker?.ended?.(record.sessionId)) {
+      record.status = 'Terminated';
+      record.endedAt = Date.now();
+    }
+  }
   const sessions = [...ctx.state.sessions.values()]
     .filter((s) => (state === 'Active' ? s.status === 'Connected' : s.status === 'Terminated'))
     .map((s) => ({
