@@ -19,6 +19,8 @@ export interface ContextOptions extends LoadOptions {
   /** An already resolved profile (skips loading). */
   resolvedProfile?: Profile;
   auditFile?: string;
+  /** Aborts the sessions and operations run under the context. */
+  signal?: AbortSignal;
 }
 
 export function createContext(options: ContextOptions = {}): CoderdbContext {
@@ -31,6 +33,7 @@ export function createContext(options: ContextOptions = {}): CoderdbContext {
     aws,
     audit: new AuditLog(options.auditFile),
     identity: () => aws.knownIdentity(),
+    ...(options.signal ? { signal: options.signal } : {}),
     dispose: () => aws.destroy(),
   };
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The coderdb executable: runs the program with this process's arguments and exits with its status.
 
+import { interrupt, interruptedExitCode } from './interrupt.js';
 import { main } from './program.js';
 
 // coderdb supports Node 20 on purpose; the SDK's multi-line notice about its future Node 22
@@ -9,16 +10,18 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 process.stdout.on('error', (error: NodeJS.ErrnoException) => {
   // A closed pipe (coderdb … | head) is a normal way for output to end.
-  if (error.code === 'EPIPE') process.exit(0);
-  throw error;
+  if (error.code === 'EPIPE') interrupt(0);
+  else throw error;
 });
 
-const interrupted = () => {
-  process.stderr.write('\ninterrupted\n');
-  process.exit(130);
-};
-process.once('SIGINT', interrupted);
+process.on('SIGINT', () => interrupt(130, '\ninterrupted\n'));
+// `timeout`, systemd, a CI runner's cancel, a closed terminal: the same clean ending, silently.
+process.on('SIGTERM', () => interrupt(143));
+process.on('SIGHUP', () => interrupt(129));
 
 main(process.argv).then((code) => {
+  const interrupted = interruptedExitCode();
+  // After an interruption nothing else is worth waiting for (an SDK socket, a timer).
+  if (interrupted !== undefined) process.exit(interrupted);
   process.exitCode = code;
 });

@@ -12,6 +12,7 @@ import { registerRemote } from './commands/remote.js';
 import { registerSandbox } from './commands/sandbox.js';
 import { registerTunnel } from './commands/tunnel.js';
 import { reportError } from './errors.js';
+import { interruptedExitCode } from './interrupt.js';
 import { takeExitStatus } from './shared.js';
 
 declare const CODERDB_VERSION: string;
@@ -80,6 +81,7 @@ export async function main(argv: string[]): Promise<number> {
       // Commander has printed its message (or the help/version text).
       return error.exitCode === 0 ? 0 : 2;
     }
-    return reportError(error);
+    // What an interrupted command throws on its way out (a closed session, an abort) is no news.
+    return interruptedExitCode() ?? reportError(error);
   }
 }

@@ -58,8 +58,11 @@ export async function withContext<T>(
   command: Command,
   work: (context: import('../context.js').CoderdbContext) => Promise<T>,
 ): Promise<T> {
-  const { createContext } = await import('../context.js');
-  const context = createContext({ resolvedProfile: resolveProfile(command) });
+  const [{ createContext }, { interruption }] = await Promise.all([
+    import('../context.js'),
+    import('./interrupt.js'),
+  ]);
+  const context = createContext({ resolvedProfile: resolveProfile(command), signal: interruption });
   try {
     return await work(context);
   } finally {

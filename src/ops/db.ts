@@ -14,6 +14,8 @@ export interface Context {
   audit: AuditLog;
   /** The AWS caller ARN if AWS was used; never triggers an AWS call by itself. */
   identity(): string | undefined;
+  /** Aborts the sessions opened under this context (the CLI's Ctrl-C). */
+  signal?: AbortSignal;
 }
 
 export type Mode = 'read' | 'write';
@@ -44,7 +46,10 @@ export class Db {
 
   /** Opens a session and begins a transaction in the given mode. */
   static async begin(context: Context, mode: Mode, applicationName = 'coderdb'): Promise<Db> {
-    const session = await context.transport.open({ applicationName });
+    const session = await context.transport.open({
+      applicationName,
+      ...(context.signal ? { signal: context.signal } : {}),
+    });
     const db = new Db(session, context, mode);
     try {
       await db.beginTransaction();

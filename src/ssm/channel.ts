@@ -230,6 +230,7 @@ export class DataChannel extends EventEmitter<DataChannelEvents> {
   /** When sending or ack-reading last became possible again; the give-up clock restarts there. */
   #unblockedAt = 0;
   #terminating = false;
+  #termination: Promise<ChannelEnd> | undefined;
   #exitCode: number | undefined;
   #writeWaiters: Array<() => void> = [];
   #flushWaiters: Array<() => void> = [];
@@ -336,7 +337,13 @@ export class DataChannel extends EventEmitter<DataChannelEvents> {
    * Ends the session through ssm:TerminateSession, waits briefly for channel_closed (so the last
    * output still arrives), then closes the socket.
    */
-  async terminate(): Promise<ChannelEnd> {
+  terminate(): Promise<ChannelEnd> {
+    // One TerminateSession however many parts of the program ask (an abort, then a close).
+    this.#termination ??= this.#terminate();
+    return this.#termination;
+  }
+
+  async #terminate(): Promise<ChannelEnd> {
     if (this.#state === 'ended') return this.closed;
     this.#terminating = true;
     const terminateSession = this.#options.terminateSession;

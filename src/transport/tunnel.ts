@@ -473,14 +473,21 @@ export function tunnelTransport(profile: Profile, aws: AwsSession, options: Tunn
     name: 'tunnel',
     describe: () => described,
     async open(openOptions = {}): Promise<DbSession> {
+      openOptions.signal?.throwIfAborted();
       const current = await acquire();
       const refusedBefore = current.refusals;
+      // Ending the SSM session is what makes the agent drop its connection to the database, and
+      // with it the transaction; leaving it to time out would keep its locks meanwhile.
+      const { signal } = openOptions;
+      const onAbort = () => void current.close();
+      signal?.addEventListener('abort', onAbort, { once: true });
       let session: DbSession;
       try {
         session = await directTransport({ name: 'tunnel', target: () => current.freshTarget() }).open(
           openOptions,
         );
       } catch (error) {
+        signal?.removeEventListener('abort', onAbort);
         await release(current);
         throw explain(current, refusedBefore, error);
       }
@@ -501,6 +508,7 @@ export function tunnelTransport(profile: Profile, aws: AwsSession, options: Tunn
           }
         },
         async close() {
+          signal?.removeEventListener('abort', onAbort);
           try {
             await session.close();
           } finally {

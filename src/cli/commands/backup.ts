@@ -139,8 +139,11 @@ Examples:
         });
       }
       const profile = loadProfile(options);
-      const { createContext } = await import('../../context.js');
-      const context = createContext({ resolvedProfile: profile });
+      const [{ createContext }, { interruption }] = await Promise.all([
+        import('../../context.js'),
+        import('../interrupt.js'),
+      ]);
+      const context = createContext({ resolvedProfile: profile, signal: interruption });
       try {
         const { restoreBackup } = await load();
         const progress = progressRenderer();

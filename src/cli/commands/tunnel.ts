@@ -144,8 +144,9 @@ function passwordHint(tunnel: Tunnel, profile: Profile): string | undefined {
  * while closing gives up at once.
  */
 function stopSignal(): { requested: Promise<void>; dispose(): void } {
-  const previous = process.listeners('SIGINT');
+  const previous = { SIGINT: process.listeners('SIGINT'), SIGTERM: process.listeners('SIGTERM') };
   process.removeAllListeners('SIGINT');
+  process.removeAllListeners('SIGTERM');
   let resolve!: () => void;
   const requested = new Promise<void>((done) => {
     resolve = done;
@@ -166,7 +167,9 @@ function stopSignal(): { requested: Promise<void>; dispose(): void } {
     dispose() {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
-      for (const listener of previous) process.on('SIGINT', listener as () => void);
+      for (const [signal, listeners] of Object.entries(previous)) {
+        for (const listener of listeners) process.on(signal, listener as () => void);
+      }
     },
   };
 }

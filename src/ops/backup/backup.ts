@@ -50,6 +50,7 @@ export interface BackupOptions {
   reason?: string;
   /** Part of the default file name, e.g. "pre-restore". */
   label?: string;
+  /** Stops the backup (its sessions terminated, nothing kept); defaults to the context's. */
   signal?: AbortSignal;
 }
 
@@ -72,6 +73,8 @@ interface Dumped {
 }
 
 export async function takeBackup(context: BackupContext, options: BackupOptions = {}): Promise<BackupResult> {
+  const signal = options.signal ?? context.signal;
+  if (signal) options = { ...options, signal };
   const parallel = parallelism(options.parallel);
   const destination = resolveDestination(options.out);
   const started = performance.now();

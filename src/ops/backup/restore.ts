@@ -55,6 +55,7 @@ export interface RestoreOptions {
   onPlan?: (plan: RestorePlan) => void;
   onProgress?: ProgressListener;
   reason?: string;
+  /** Stops the restore (its sessions terminated); defaults to the context's. */
   signal?: AbortSignal;
 }
 
@@ -74,6 +75,8 @@ export async function restoreBackup(
   file: string,
   options: RestoreOptions = {},
 ): Promise<RestoreResult> {
+  const signal = options.signal ?? context.signal;
+  if (signal) options = { ...options, signal };
   const started = performance.now();
   const format = await detectFormat(file);
   const manifest = readManifest(file);

@@ -1,0 +1,104 @@
+// Ctrl-C on a command whose statement is still running, over exec and over the tunnel: coderdb
+// ends its SSM session (TerminateSession) before it exits 130 with one line, so psql in the task
+// or the agent's connection to the database does not linger until the service times the session
+// out, holding the transaction (and any locks) open.
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SANDBOX_CREDENTIALS } from '../../src/core/sandbox-state.js';
+import { CLI } from '../helpers/cli.js';
+import { startSandbox, type TestSandbox } from '../helpers/sandbox.js';
+import { sql } from '../ops/backup/helpers.js';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    await sleep(100);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+describe('Ctrl-C ends the remote session', () => {
+  let sandbox: TestSandbox;
+  let activeSessions: () => Promise<Set<string>>;
+  let destroy: () => void;
+  const children: ChildProcess[] = [];
+
+  beforeAll(async () => {
+    sandbox = await startSandbox({ engine: 'postgres' });
+    const { SSMClient, DescribeSessionsCommand } = await import('@aws-sdk/client-ssm');
+    const ssm = new SSMClient({
+      region: sandbox.state.region,
+      endpoint: sandbox.state.awsEndpoint,
+      credentials: {
+        accessKeyId: SANDBOX_CREDENTIALS.accessKeyId,
+        secretAccessKey: SANDBOX_CREDENTIALS.secretAccessKey,
+      },
+    });
+    destroy = () => ssm.destroy();
+    activeSessions = async () =>
+      new Set(
+        ((await ssm.send(new DescribeSessionsCommand({ State: 'Active' }))).Sessions ?? []).map(
+          (session) => session.SessionId as string,
+        ),
+      );
+  });
+  afterAll(async () => {
+    for (const child of children) child.kill('SIGKILL');
+    // The interrupted statements sleep on in the server: nothing told them their client had gone.
+    if (sandbox)
+      await sql(
+        sandbox.state.databaseUrl,
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE wait_event = 'PgSleep'",
+      ).catch(() => undefined);
+    destroy?.();
+    await sandbox?.stop();
+  });
+
+  // Backends in pg_sleep: psql in the task runs statements through a cursor (FETCH …), so the
+  // statement's text is not what pg_stat_activity shows.
+  const sleepers = async () =>
+    new Set(
+      (
+        await sql<{ pid: number }>(
+          sandbox.state.databaseUrl,
+          "SELECT pid FROM pg_stat_activity WHERE wait_event = 'PgSleep' AND application_name = 'coderdb'",
+        )
+      ).map((row) => row.pid),
+    );
+
+  for (const transport of ['exec', 'tunnel'] as const) {
+    it(`over ${transport}: TerminateSession, then exit 130 with one line`, async () => {
+      const before = await activeSessions();
+      const sleepingBefore = await sleepers();
+      const child = spawn(
+        process.execPath,
+        [CLI, '--transport', transport, 'query', 'select pg_sleep(120)'],
+        { env: sandbox.env, stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      children.push(child);
+      let stderr = '';
+      child.stderr.on('data', (bytes: Buffer) => {
+        stderr += bytes.toString();
+      });
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+
+      // The statement is running in the database, through a session coderdb opened.
+      await until('the statement to run', async () =>
+        [...(await sleepers())].some((pid) => !sleepingBefore.has(pid)) ? true : undefined,
+      );
+      const opened = [...(await activeSessions())].filter((id) => !before.has(id));
+      expect(opened).toHaveLength(1);
+
+      child.kill('SIGINT');
+      const code = await Promise.race([exited, sleep(15_000).then(() => 'still running' as const)]);
+      expect(code, stderr).toBe(130);
+      expect(stderr.trim()).toBe('interrupted');
+      expect((await activeSessions()).has(opened[0]!)).toBe(false);
+    });
+  }
+});
