@@ -34,6 +34,14 @@ export interface AuditTag {
   statement?: string;
 }
 
+/**
+ * How long a write transaction may wait for coderdb between statements. Generous, because over exec
+ * psql may still be carrying the previous statement's rows (row images for undo) at ~1 MB/s.
+ */
+function idleInWriteMs(statementTimeoutMs: number): number {
+  return Math.max(60_000, 2 * Math.trunc(statementTimeoutMs));
+}
+
 export class Db {
   #open = true;
   #inTransaction = false;
@@ -84,6 +92,10 @@ export class Db {
       await this.run('BEGIN TRANSACTION READ WRITE');
       await this.run(`SET LOCAL statement_timeout = ${Math.trunc(statementTimeoutMs)}`);
       await this.run(`SET LOCAL lock_timeout = ${Math.trunc(lockTimeoutMs)}`);
+      // If coderdb dies mid-write without its session being ended (kill -9, a lost network), psql
+      // in the task or the tunnel's agent may keep the connection, and this transaction its row
+      // locks, until the SSM session times out; the server ends it much sooner on its own.
+      await this.run(`SET LOCAL idle_in_transaction_session_timeout = ${idleInWriteMs(statementTimeoutMs)}`);
     }
     this.#inTransaction = true;
   }

@@ -1,11 +1,17 @@
 // Ctrl-C on a command whose statement is still running, over exec and over the tunnel: coderdb
 // ends its SSM session (TerminateSession) before it exits 130 with one line, so psql in the task
 // or the agent's connection to the database does not linger until the service times the session
-// out, holding the transaction (and any locks) open.
+// out, holding the transaction (and any locks) open. And a write transaction has a server-side
+// idle limit for when coderdb dies without the chance to say so.
 
 import { type ChildProcess, spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createContext } from '../../src/context.js';
+import { loadProfile } from '../../src/core/config.js';
 import { SANDBOX_CREDENTIALS } from '../../src/core/sandbox-state.js';
+import { Db } from '../../src/ops/db.js';
 import { CLI } from '../helpers/cli.js';
 import { startSandbox, type TestSandbox } from '../helpers/sandbox.js';
 import { sql } from '../ops/backup/helpers.js';
@@ -101,4 +107,28 @@ describe('Ctrl-C ends the remote session', () => {
       expect((await activeSessions()).has(opened[0]!)).toBe(false);
     });
   }
+
+  it('write transactions carry an idle-in-transaction limit, read ones do not', async () => {
+    const configFile = join(sandbox.dir, 'empty-config.json');
+    writeFileSync(configFile, '{}');
+    const context = createContext({
+      resolvedProfile: loadProfile({ configFile, env: {}, overrides: { url: sandbox.state.databaseUrl } }),
+    });
+    const setting = "SELECT current_setting('idle_in_transaction_session_timeout') AS idle";
+    try {
+      for (const [mode, expected] of [
+        ['write', '1min'],
+        ['read', '0'],
+      ] as const) {
+        const db = await Db.begin(context, mode);
+        try {
+          expect(await db.objects(setting)).toEqual([{ idle: expected }]);
+        } finally {
+          await db.close();
+        }
+      }
+    } finally {
+      context.dispose();
+    }
+  });
 });
