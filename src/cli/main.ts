@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The coderdb executable: runs the program with this process's arguments and exits with its status.
 
-import { interrupt, interruptedExitCode } from './interrupt.js';
+import { interrupt, interruptedExitCode, interruption } from './interrupt.js';
 import { main } from './program.js';
 
 // coderdb supports Node 20 on purpose; the SDK's multi-line notice about its future Node 22
@@ -10,8 +10,10 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 process.stdout.on('error', (error: NodeJS.ErrnoException) => {
   // A closed pipe (coderdb … | head) is a normal way for output to end.
-  if (error.code === 'EPIPE') interrupt(0);
-  else throw error;
+  // Only the first: the stream may report the closed pipe again while the command unwinds.
+  if (error.code === 'EPIPE') {
+    if (!interruption.aborted) interrupt(0);
+  } else throw error;
 });
 
 process.on('SIGINT', () => interrupt(130, '\ninterrupted\n'));

@@ -1,8 +1,9 @@
-// Ctrl-C on a command whose statement is still running, over exec and over the tunnel: coderdb
-// ends its SSM session (TerminateSession) before it exits 130 with one line, so psql in the task
-// or the agent's connection to the database does not linger until the service times the session
-// out, holding the transaction (and any locks) open. And a write transaction has a server-side
-// idle limit for when coderdb dies without the chance to say so.
+// Ctrl-C on a command whose statement is still running (over exec and over the tunnel), and a
+// reader that closes the pipe while rows still stream (`| head`): coderdb ends its SSM session
+// (TerminateSession) before it exits, so psql in the task or the agent's connection to the database
+// does not linger until the service times the session out, holding the transaction (and any locks)
+// open. And a write transaction has a server-side idle limit for when coderdb dies without the
+// chance to say so.
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -107,6 +108,36 @@ describe('Ctrl-C ends the remote session', () => {
       expect((await activeSessions()).has(opened[0]!)).toBe(false);
     });
   }
+
+  it('over exec: a reader that stops reading (| head) ends the session too, with status 0', async () => {
+    const before = await activeSessions();
+    const child = spawn(
+      process.execPath,
+      [
+        CLI,
+        '--transport',
+        'exec',
+        'query',
+        'select md5(g::text) || md5((g + 1)::text) from generate_series(1, 2000000) g',
+      ],
+      { env: sandbox.env, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    children.push(child);
+    let stderr = '';
+    child.stderr.on('data', (bytes: Buffer) => {
+      stderr += bytes.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    // Like `head -1`: the first output, then the pipe is closed under it.
+    await new Promise((resolve) => child.stdout.once('data', resolve));
+    const opened = [...(await activeSessions())].filter((id) => !before.has(id));
+    expect(opened).toHaveLength(1);
+    child.stdout.destroy();
+    const code = await Promise.race([exited, sleep(15_000).then(() => 'still running' as const)]);
+    expect(code, stderr).toBe(0);
+    expect(stderr).toBe('');
+    expect((await activeSessions()).has(opened[0]!)).toBe(false);
+  });
 
   it('write transactions carry an idle-in-transaction limit, read ones do not', async () => {
     const configFile = join(sandbox.dir, 'empty-config.json');
