@@ -42,6 +42,9 @@ function idleInWriteMs(statementTimeoutMs: number): number {
   return Math.max(60_000, 2 * Math.trunc(statementTimeoutMs));
 }
 
+/** How often a running statement checks that its client is still there. */
+const CLIENT_CHECK_MS = 2_000;
+
 export class Db {
   #open = true;
   #inTransaction = false;
@@ -81,12 +84,25 @@ export class Db {
     return Boolean(this.session.copyOut);
   }
 
+  /**
+   * Whether the server can notice, mid-statement, that its client has gone (PostgreSQL 14+).
+   * Otherwise a statement whose client was interrupted, or whose session was terminated, runs on
+   * to its end: the backend learns of it only when it next sends a row.
+   */
+  get #checksClient(): boolean {
+    return this.session.server.versionNum >= 140_000;
+  }
+
   async beginTransaction(): Promise<void> {
     if (this.mode === 'read') {
       await this.run('BEGIN TRANSACTION READ ONLY');
       // Taking a snapshot now makes the read-only mode final: PostgreSQL refuses to switch a
       // transaction to read-write once a query has run in it.
-      await this.run('SELECT 1');
+      await this.run(
+        this.#checksClient
+          ? `SELECT set_config('client_connection_check_interval', '${CLIENT_CHECK_MS}', true)`
+          : 'SELECT 1',
+      );
     } else {
       const { statementTimeoutMs, lockTimeoutMs } = this.context.profile;
       await this.run('BEGIN TRANSACTION READ WRITE');
@@ -96,6 +112,8 @@ export class Db {
       // in the task or the tunnel's agent may keep the connection, and this transaction its row
       // locks, until the SSM session times out; the server ends it much sooner on its own.
       await this.run(`SET LOCAL idle_in_transaction_session_timeout = ${idleInWriteMs(statementTimeoutMs)}`);
+      if (this.#checksClient)
+        await this.run(`SET LOCAL client_connection_check_interval = ${CLIENT_CHECK_MS}`);
     }
     this.#inTransaction = true;
   }
