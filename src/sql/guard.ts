@@ -5,6 +5,7 @@
 
 import { refusedError, usageError } from '../core/errors.js';
 import { type PgNode, parseStatements, type RawStatement, scanTokens } from './parser.js';
+import { walk } from './tree.js';
 
 /** What running a statement does: `read` is allowed in read-only sessions, `write` needs --write,
  * `forbidden` is never run by coderdb (it would escape the transaction coderdb manages). */
@@ -475,25 +476,6 @@ function hasField(value: unknown, field: string): boolean {
     }
   }
   return false;
-}
-
-/** Calls `visit` for every node of the tree, depth first. */
-function walk(value: unknown, visit: (type: string, node: Record<string, unknown>) => void): void {
-  const stack: unknown[] = [value];
-  // Bounded by the size of the tree; an explicit stack keeps deeply nested SQL from overflowing.
-  while (stack.length > 0) {
-    const current = stack.pop();
-    if (Array.isArray(current)) {
-      for (const item of current) stack.push(item);
-    } else if (current && typeof current === 'object') {
-      for (const [key, child] of Object.entries(current)) {
-        if (child && typeof child === 'object' && !Array.isArray(child) && /^[A-Z]/.test(key)) {
-          visit(key, child as Record<string, unknown>);
-        }
-        stack.push(child);
-      }
-    }
-  }
 }
 
 function commandLabel(type: string, node: Record<string, unknown>): string {
