@@ -7,7 +7,7 @@ import type { Sink } from '../core/output/sink.js';
 import type { JsonValue } from '../core/pgtypes.js';
 import { isSecretColumn, REDACTED_VALUE } from '../ops/coder/secrets.js';
 import type { ResultSet } from '../ops/db.js';
-import { redactRow, secretIndexes } from '../ops/query.js';
+import { redactFields, redactRow, secretIndexes } from '../ops/query.js';
 import { changedColumns, keyOf, type RowImage } from '../ops/write/images.js';
 import type { WriteOutcome, WritePlan } from '../ops/write/index.js';
 
@@ -19,7 +19,7 @@ export async function printResult(
 ): Promise<void> {
   const writer = createWriter(format, sink);
   const masked = options.showSecrets ? [] : secretIndexes(result.fields);
-  await writer.start(result.fields);
+  await writer.start(redactFields(result.fields, masked));
   await writer.rows(masked.length ? result.rows.map((row) => redactRow(row, masked)) : result.rows);
   await writer.end(result.command, result.rowCount, true);
   await writer.finish();

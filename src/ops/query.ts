@@ -5,7 +5,9 @@ import { CoderdbError } from '../core/errors.js';
 import type { ResultWriter } from '../core/output/formats.js';
 import type { Field, RawRow } from '../core/pgtypes.js';
 import { type AnalyzedStatement, analyze, enforce, possibleOutputNames } from '../sql/guard.js';
+import { quoteLiteral, quoteQualified } from '../sql/literal.js';
 import { locate } from '../sql/parser.js';
+import { hasWholeRowReference, referencedRelations, secretDerivedNames } from '../sql/secret-flow.js';
 import { isSecretColumn, REDACTED_VALUE } from './coder/secrets.js';
 import { type Context, Db } from './db.js';
 
@@ -68,14 +70,15 @@ async function streamOne(
   let fields: Field[] = [];
   let masked: number[] = [];
   const audit = { command: options.command ?? 'query', statement: statement.auditText };
-  const copy = await serverSideCsv(db, statement, writer, options);
+  const derived = options.showSecrets ? new Set<string>() : await derivedSecretNames(db, statement);
+  const copy = derived.size ? undefined : await serverSideCsv(db, statement, writer, options);
   if (copy) await writer.startRaw();
   for await (const event of db.stream(copy ?? statement.text, audit)) {
     switch (event.kind) {
       case 'fields':
         fields = event.fields;
-        masked = options.showSecrets ? [] : secretIndexes(fields);
-        await writer.start(fields);
+        masked = options.showSecrets ? [] : secretIndexes(fields, derived);
+        await writer.start(redactFields(fields, masked));
         break;
       case 'rows':
         await writer.rows(masked.length ? event.rows.map((row) => redactRow(row, masked)) : event.rows);
@@ -114,8 +117,43 @@ async function serverSideCsv(
   return `COPY (${statement.text}\n) TO STDOUT WITH (FORMAT csv, HEADER)`;
 }
 
-export function secretIndexes(fields: Field[]): number[] {
-  return fields.flatMap((field, index) => (isSecretColumn(field.name) ? [index] : []));
+/** The result columns to redact: credential columns, and names `derived` says carry one. */
+export function secretIndexes(fields: Field[], derived: ReadonlySet<string> = new Set()): number[] {
+  return fields.flatMap((field, index) =>
+    isSecretColumn(field.name) || derived.has(field.name) ? [index] : [],
+  );
+}
+
+/**
+ * Result names that carry a credential under another name (see sql/secret-flow.ts). Whole rows
+ * count when a relation the statement reads has a credential column, which takes one catalog
+ * query, only for statements that use whole rows at all.
+ */
+async function derivedSecretNames(db: Db, statement: AnalyzedStatement): Promise<Set<string>> {
+  const tree = statement.node;
+  let wholeRowsAreSecret = false;
+  if (hasWholeRowReference(tree)) {
+    const names = referencedRelations(tree).map((relation) =>
+      quoteLiteral(quoteQualified(relation.schema, relation.name)),
+    );
+    if (names.length > 0) {
+      const columns = await db.all(
+        `SELECT a.attname FROM pg_catalog.pg_attribute a WHERE a.attrelid IN (SELECT pg_catalog.to_regclass(n) FROM unnest(ARRAY[${names.join(', ')}]::text[]) AS n) AND a.attnum > 0 AND NOT a.attisdropped`,
+      );
+      wholeRowsAreSecret = columns.rows.some((row) => isSecretColumn(String(row[0])));
+    }
+  }
+  return secretDerivedNames(tree, isSecretColumn, wholeRowsAreSecret);
+}
+
+/** A redacted column holds text, whatever its type was (a json column cannot hold "[redacted]"). */
+export function redactFields(fields: Field[], indexes: number[]): Field[] {
+  if (indexes.length === 0) return fields;
+  return fields.map((field, index) =>
+    indexes.includes(index)
+      ? { name: field.name, type: { name: 'text', kind: 'text', array: false } }
+      : field,
+  );
 }
 
 export function redactRow(row: RawRow, indexes: number[]): RawRow {

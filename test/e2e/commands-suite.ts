@@ -108,18 +108,36 @@ export function commandSuite(options: Required<Pick<SandboxOptions, 'engine' | '
         await run('query', 'select hashed_password from users', '--format', 'json', '--show-secrets'),
       );
       expect(String(shown[0]?.hashed_password)).toMatch(/^\\x/);
-      // CSV of a query is formatted by the server, except where a credential column may be in it.
-      // Redaction goes by the result's column names: an alias is a deliberate request to see it.
+      // CSV of a query is formatted by the server, except where a credential column may be in it;
+      // a credential stays redacted under an alias, in an expression, through a subquery or CTE,
+      // and inside a whole row.
       const sqls = [
         'select * from users',
         'select u.hashed_password from users u',
         'select (select hashed_password from users limit 1)',
+        'select hashed_password as h from users',
+        "select hashed_password::text || '' from users",
+        'select s.p from (select hashed_password as p from users) s',
+        'with x as (select hashed_password as h from users) select h as again from x',
+        'select row_to_json(u) from users u',
+        'select to_jsonb(u.*) as doc from users u',
+        'select u from users u',
+        'with x as (select * from users) select row_to_json(x) from x',
+        'select a.id, row_to_json(a) as agent from workspace_agents a',
       ];
       for (const sql of sqls) {
-        const csv = await run('query', sql, '--format', 'csv');
-        expect(csv.code, csv.stderr).toBe(0);
-        for (const secret of DEMO.secrets[layout]) expect(csv.stdout).not.toContain(secret);
+        for (const format of ['csv', 'json']) {
+          const out = await run('query', sql, '--format', format);
+          expect(out.code, out.stderr).toBe(0);
+          for (const secret of DEMO.secrets[layout])
+            expect(out.stdout, `${sql} as ${format}`).not.toContain(secret);
+        }
       }
+      // Whole rows of relations without credentials stay readable.
+      const templates = json<Row[]>(
+        await run('query', 'select row_to_json(t) as doc from templates t limit 1', '--format', 'json'),
+      );
+      expect(templates[0]?.doc).toHaveProperty('name');
       const plain = await run(
         'query',
         "select username, '' as empty from users order by username limit 1",
