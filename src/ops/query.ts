@@ -8,7 +8,7 @@ import { type AnalyzedStatement, analyze, enforce, possibleOutputNames } from '.
 import { quoteLiteral, quoteQualified } from '../sql/literal.js';
 import { locate } from '../sql/parser.js';
 import { hasWholeRowReference, referencedRelations, secretDerivedNames } from '../sql/secret-flow.js';
-import { isSecretColumn, REDACTED_VALUE } from './coder/secrets.js';
+import { isSecretColumn, isSecretSetting, KEY_VALUE_TABLE, REDACTED_VALUE } from './coder/secrets.js';
 import { type Context, Db } from './db.js';
 
 export interface ReadOptions {
@@ -69,6 +69,7 @@ async function streamOne(
 ): Promise<void> {
   let fields: Field[] = [];
   let masked: number[] = [];
+  let settings: KeyValueColumns | undefined;
   const audit = { command: options.command ?? 'query', statement: statement.auditText };
   const derived = options.showSecrets ? new Set<string>() : await derivedSecretNames(db, statement);
   const copy = derived.size ? undefined : await serverSideCsv(db, statement, writer, options);
@@ -77,12 +78,19 @@ async function streamOne(
     switch (event.kind) {
       case 'fields':
         fields = event.fields;
-        masked = options.showSecrets ? [] : secretIndexes(fields, derived);
+        settings = options.showSecrets ? undefined : keyValueColumns(fields);
+        // With the key beside it, a value is redacted only in the rows whose key names a secret.
+        masked = options.showSecrets
+          ? []
+          : secretIndexes(fields, derived).filter((index) => index !== settings?.value);
         await writer.start(redactFields(fields, masked));
         break;
-      case 'rows':
-        await writer.rows(masked.length ? event.rows.map((row) => redactRow(row, masked)) : event.rows);
+      case 'rows': {
+        let rows = masked.length ? event.rows.map((row) => redactRow(row, masked)) : event.rows;
+        if (settings) rows = rows.map((row) => redactSetting(row, settings!));
+        await writer.rows(rows);
         break;
+      }
       case 'done':
         await writer.end(event.command, event.rowCount, fields.length > 0);
         break;
@@ -111,7 +119,7 @@ async function serverSideCsv(
   if (writer.copyFormat !== 'csv' || !db.copyOut || statement.type !== 'SelectStmt') return undefined;
   if (!options.showSecrets) {
     const names = possibleOutputNames(statement);
-    if (names?.some(isSecretColumn)) return undefined;
+    if (names?.some(isSecretColumn) || (names?.includes('key') && names.includes('value'))) return undefined;
     if (!names && (await probeHasSecrets(db, statement))) return undefined;
   }
   return `COPY (${statement.text}\n) TO STDOUT WITH (FORMAT csv, HEADER)`;
@@ -131,19 +139,40 @@ export function secretIndexes(fields: Field[], derived: ReadonlySet<string> = ne
  */
 async function derivedSecretNames(db: Db, statement: AnalyzedStatement): Promise<Set<string>> {
   const tree = statement.node;
+  const relations = referencedRelations(tree);
+  // A value read from site_configs without its key beside it may be a signing key.
+  const readsSettings = relations.some((relation) => relation.name === KEY_VALUE_TABLE);
+  const isSecret = (name: string) => isSecretColumn(name) || (readsSettings && name === 'value');
   let wholeRowsAreSecret = false;
   if (hasWholeRowReference(tree)) {
-    const names = referencedRelations(tree).map((relation) =>
-      quoteLiteral(quoteQualified(relation.schema, relation.name)),
-    );
+    const names = relations.map((relation) => quoteLiteral(quoteQualified(relation.schema, relation.name)));
     if (names.length > 0) {
       const columns = await db.all(
         `SELECT a.attname FROM pg_catalog.pg_attribute a WHERE a.attrelid IN (SELECT pg_catalog.to_regclass(n) FROM unnest(ARRAY[${names.join(', ')}]::text[]) AS n) AND a.attnum > 0 AND NOT a.attisdropped`,
       );
-      wholeRowsAreSecret = columns.rows.some((row) => isSecretColumn(String(row[0])));
+      wholeRowsAreSecret = readsSettings || columns.rows.some((row) => isSecretColumn(String(row[0])));
     }
   }
-  return secretDerivedNames(tree, isSecretColumn, wholeRowsAreSecret);
+  return secretDerivedNames(tree, isSecret, wholeRowsAreSecret);
+}
+
+interface KeyValueColumns {
+  key: number;
+  value: number;
+}
+
+/** A result with text `key` and `value` columns, like site_configs' rows. */
+function keyValueColumns(fields: Field[]): KeyValueColumns | undefined {
+  const key = fields.findIndex((field) => field.name === 'key');
+  const value = fields.findIndex((field) => field.name === 'value');
+  if (key < 0 || value < 0 || fields[value]!.type.kind !== 'text') return undefined;
+  return { key, value };
+}
+
+function redactSetting(row: RawRow, columns: KeyValueColumns): RawRow {
+  const key = row[columns.key];
+  if (key === null || key === undefined || row[columns.value] === null || !isSecretSetting(key)) return row;
+  return redactRow(row, [columns.value]);
 }
 
 /** A redacted column holds text, whatever its type was (a json column cannot hold "[redacted]"). */
@@ -183,7 +212,7 @@ async function probeHasSecrets(db: Db, statement: AnalyzedStatement): Promise<bo
     await db.run('SAVEPOINT coderdb_probe');
     const probe = await db.all(`SELECT * FROM (${statement.text}\n) AS coderdb_probe LIMIT 0`);
     await db.run('RELEASE SAVEPOINT coderdb_probe');
-    return secretIndexes(probe.fields).length > 0;
+    return secretIndexes(probe.fields).length > 0 || keyValueColumns(probe.fields) !== undefined;
   } catch {
     await db.run('ROLLBACK TO SAVEPOINT coderdb_probe').catch(() => undefined);
     return true;

@@ -38,3 +38,15 @@ export function isSecretColumn(name: string): boolean {
 }
 
 export const REDACTED_VALUE = '[redacted]';
+
+/**
+ * Coder keeps some keys as rows of site_configs (key, value): app_signing_key, oauth_signing_key,
+ * coordinator_resume_token_signing_key, derp_mesh_key, webpush_vapid_private_key.
+ */
+export const KEY_VALUE_TABLE = 'site_configs';
+const SECRET_SETTING = /(signing_key|mesh_key|private_key|secret|password|passcode|token)/;
+
+/** Whether a key/value row's key names a secret, so that its value is one. */
+export function isSecretSetting(key: string): boolean {
+  return SECRET_SETTING.test(key.toLowerCase());
+}
