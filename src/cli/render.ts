@@ -7,7 +7,7 @@ import type { Sink } from '../core/output/sink.js';
 import type { JsonValue } from '../core/pgtypes.js';
 import { isSecretColumn, REDACTED_VALUE } from '../ops/coder/secrets.js';
 import type { ResultSet } from '../ops/db.js';
-import { redactFields, redactRow, secretIndexes } from '../ops/query.js';
+import { redactionFor } from '../ops/redaction.js';
 import { changedColumns, keyOf, type RowImage } from '../ops/write/images.js';
 import type { WriteOutcome, WritePlan } from '../ops/write/index.js';
 
@@ -18,9 +18,9 @@ export async function printResult(
   options: { showSecrets?: boolean } = {},
 ): Promise<void> {
   const writer = createWriter(format, sink);
-  const masked = options.showSecrets ? [] : secretIndexes(result.fields);
-  await writer.start(redactFields(result.fields, masked));
-  await writer.rows(masked.length ? result.rows.map((row) => redactRow(row, masked)) : result.rows);
+  const redaction = options.showSecrets ? undefined : redactionFor(result.fields);
+  await writer.start(redaction?.fields ?? result.fields);
+  await writer.rows(redaction ? redaction.rows(result.rows) : result.rows);
   await writer.end(result.command, result.rowCount, true);
   await writer.finish();
 }
