@@ -377,10 +377,25 @@ function targetOf(node: Record<string, unknown>): TargetTable {
   };
 }
 
-/** Whether an UPDATE/DELETE has a WHERE clause that refers to a column (WHERE true does not). */
+/**
+ * Whether an UPDATE/DELETE has a WHERE clause that can tell the target's rows apart: one that refers
+ * to a column that may be the target's (unqualified, or qualified with its name or alias).
+ * `WHERE true` does not, nor does `UPDATE t … FROM u WHERE u.id = 1`, which changes every row of t;
+ * a subquery that refers to no such column (WHERE EXISTS (SELECT 1)) is the same for every row.
+ */
 function selectsRows(node: Record<string, unknown>): boolean {
   const where = node.whereClause as PgNode | undefined;
-  return where !== undefined && mentionsColumn(where);
+  if (where === undefined) return false;
+  const target = targetOf(node).ref;
+  let found = false;
+  walk(where, (type, ref) => {
+    if (type !== 'ColumnRef') return;
+    const names = ((ref.fields as PgNode[] | undefined) ?? []).map(
+      (field) => (field.String as { sval?: string } | undefined)?.sval,
+    );
+    if (names.length < 2 || names[names.length - 2] === target) found = true;
+  });
+  return found;
 }
 
 function checkFunction(
@@ -451,16 +466,6 @@ function hasExplainOption(node: Record<string, unknown>, option: string): boolea
 function functionName(node: Record<string, unknown>): string | undefined {
   const parts = (node.funcname as { String?: { sval?: string } }[] | undefined) ?? [];
   return parts.at(-1)?.String?.sval?.toLowerCase();
-}
-
-// A subquery that refers to no column (WHERE EXISTS (SELECT 1), WHERE (SELECT true)) is the same
-// for every row, so it selects nothing either.
-function mentionsColumn(node: unknown): boolean {
-  let found = false;
-  walk(node, (type) => {
-    if (type === 'ColumnRef') found = true;
-  });
-  return found;
 }
 
 /** Whether any object in the tree has a non-empty field of that name. */

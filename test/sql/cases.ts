@@ -285,6 +285,33 @@ export const CASES: GuardCase[] = [
     expect: 'write',
     allRows: true,
   },
+  {
+    name: 'UPDATE … FROM whose WHERE names only the other table',
+    sql: "UPDATE t SET v = 'x' FROM users u WHERE u.id = 1",
+    expect: 'write',
+    allRows: true,
+  },
+  {
+    name: 'DELETE … USING whose WHERE names only the other table',
+    sql: "DELETE FROM t USING users u WHERE u.name = 'x'",
+    expect: 'write',
+    allRows: true,
+  },
+  {
+    name: 'UPDATE … FROM joined to the target by alias',
+    sql: "UPDATE t AS x SET v = 'x' FROM users u WHERE u.id = x.id",
+    expect: 'write',
+  },
+  {
+    name: 'DELETE … USING joined to the target by name',
+    sql: 'DELETE FROM public.t USING users u WHERE u.id = t.id',
+    expect: 'write',
+  },
+  {
+    name: 'UPDATE whose WHERE reaches the target from a subquery',
+    sql: "UPDATE t SET v = 'x' WHERE EXISTS (SELECT 1 FROM users u WHERE u.id = t.id)",
+    expect: 'write',
+  },
   { name: 'INSERT', sql: "INSERT INTO t VALUES (10, 'x')", expect: 'write', why: /INSERT changes rows of t/ },
   {
     name: 'INSERT … ON CONFLICT DO UPDATE',
