@@ -1,12 +1,13 @@
 // An old SSM agent (3.0.161.0 ≤ 3.0.196.0) has no smux: the tunnel runs in basic mode, one
-// connection at a time with Flag DisconnectToPort after each. psql, node-postgres and coderdb
-// commands still work through it, one after another.
+// connection at a time with Flag DisconnectToPort after each. psql, node-postgres and every coderdb
+// command (reads, and a write with its undo) still work through it, one after another.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEMO } from '../../sandbox/fixture/index.js';
 import type { SandboxState } from '../../src/core/sandbox-state.js';
 import { createHome, type Home, json } from '../helpers/cli.js';
 import { within } from '../helpers/wait.js';
-import { control, md5, pgQuery, psql, startTunnel } from './tunnel-helpers.js';
+import { control, md5, pgQuery, psql, startTunnel, TUNNEL_READS } from './tunnel-helpers.js';
 
 describe('a tunnel through an old agent (basic mode)', () => {
   let home: Home;
@@ -61,17 +62,38 @@ describe('a tunnel through an old agent (basic mode)', () => {
     }
   });
 
-  it('runs coderdb commands over --transport tunnel with the same results as direct', async () => {
-    for (const args of [
-      ['templates', 'list'],
-      ['users', 'list'],
-      ['query', 'select * from workspaces order by id'],
-    ]) {
-      const over = (transport: string) =>
-        home.cli(['--transport', transport, ...args, '--format', 'json'], { timeoutMs: 90_000 });
-      const [tunnel, direct] = [await over('tunnel'), await over('direct')];
+  const over = (transport: string, ...args: string[]) =>
+    home.cli(['--transport', transport, ...args, '--format', 'json'], { timeoutMs: 90_000 });
+
+  it.each(TUNNEL_READS.map((args) => [args.join(' ').slice(0, 60), args]))(
+    'runs %s over --transport tunnel with the same result as direct',
+    async (_name, args) => {
+      const [tunnel, direct] = [await over('tunnel', ...args), await over('direct', ...args)];
       expect(tunnel.stderr).toBe('');
+      expect(tunnel.code).toBe(0);
       expect(tunnel.stdout).toBe(direct.stdout);
-    }
+    },
+  );
+
+  it('plans, applies and undoes a write over --transport tunnel', async () => {
+    const write = [
+      'templates',
+      'set-description',
+      'docker',
+      'Docker through a basic tunnel',
+      '--org',
+      'coder',
+    ];
+    const applied = await over('tunnel', ...write, '--yes');
+    expect(applied.code, applied.stderr).toBe(0);
+    const description = async () =>
+      json<Record<string, unknown>[]>(await over('direct', 'templates', 'list', '--org', 'coder')).find(
+        (row) => row.name === 'docker',
+      )?.description;
+    expect(await description()).toBe('Docker through a basic tunnel');
+    const undoFile = json<{ undoFile: string }>(applied).undoFile;
+    const undone = await over('tunnel', 'undo', undoFile, '--yes');
+    expect(undone.code, undone.stderr).toBe(0);
+    expect(await description()).toBe(DEMO.starterDescription);
   });
 });

@@ -9,6 +9,29 @@ import { CLI, createHome, type Home } from '../helpers/cli.js';
 import { switchScenario } from '../helpers/scenario.js';
 import { within } from '../helpers/wait.js';
 
+/** Every read command, for the tunnel suites to compare with direct. */
+export const TUNNEL_READS: string[][] = [
+  ['tables'],
+  ['tables', '--no-views'],
+  ['describe', 'templates'],
+  ['describe', 'users'],
+  ['templates', 'list'],
+  ['templates', 'list', '--all'],
+  ['templates', 'search', 'coder'],
+  ['users', 'list', '--all'],
+  ['workspaces', 'list'],
+  ['workspaces', 'count'],
+  ['db', 'size'],
+  [
+    'query',
+    'select 1::int as i, 9007199254740993::bigint as big, 1.50::numeric as n, true as b, null::text as z, ' +
+      "'2024-05-01 12:00:00.123456+00'::timestamptz as ts, '{\"a\":[1,2]}'::jsonb as j, array[1,2] as a, " +
+      "'2024-05-01'::date as d, '\\x00ff'::bytea as bin, interval '1 day 2 hours' as iv",
+  ],
+  ['query', 'select * from users order by id'],
+  ['query', 'select g, md5(g::text) from generate_series(1, 20000) g'],
+];
+
 export interface RunningTunnel {
   port: number;
   sessionId: string;

@@ -6,29 +6,7 @@ import { DEMO } from '../../sandbox/fixture/index.js';
 import { SANDBOX_CREDENTIALS } from '../../src/core/sandbox-state.js';
 import { json } from '../helpers/cli.js';
 import { startSandbox, type TestSandbox } from '../helpers/sandbox.js';
-import { control } from './tunnel-helpers.js';
-
-const READS: string[][] = [
-  ['tables'],
-  ['tables', '--no-views'],
-  ['describe', 'templates'],
-  ['describe', 'users'],
-  ['templates', 'list'],
-  ['templates', 'list', '--all'],
-  ['templates', 'search', 'coder'],
-  ['users', 'list', '--all'],
-  ['workspaces', 'list'],
-  ['workspaces', 'count'],
-  ['db', 'size'],
-  [
-    'query',
-    'select 1::int as i, 9007199254740993::bigint as big, 1.50::numeric as n, true as b, null::text as z, ' +
-      "'2024-05-01 12:00:00.123456+00'::timestamptz as ts, '{\"a\":[1,2]}'::jsonb as j, array[1,2] as a, " +
-      "'2024-05-01'::date as d, '\\x00ff'::bytea as bin, interval '1 day 2 hours' as iv",
-  ],
-  ['query', 'select * from users order by id'],
-  ['query', 'select g, md5(g::text) from generate_series(1, 20000) g'],
-];
+import { control, TUNNEL_READS } from './tunnel-helpers.js';
 
 describe('--transport tunnel equals --transport direct', () => {
   let sandbox: TestSandbox;
@@ -42,7 +20,7 @@ describe('--transport tunnel equals --transport direct', () => {
     await sandbox?.stop();
   });
 
-  it.each(READS.map((args) => [args.join(' ').slice(0, 60), args]))('%s', async (_name, args) => {
+  it.each(TUNNEL_READS.map((args) => [args.join(' ').slice(0, 60), args]))('%s', async (_name, args) => {
     const [tunnel, direct] = [await over('tunnel', ...args), await over('direct', ...args)];
     expect(tunnel.stderr).toBe(direct.stderr);
     expect(tunnel.code).toBe(0);
