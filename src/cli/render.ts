@@ -43,7 +43,9 @@ export async function printSections(
   for (const [title, result] of Object.entries(sections)) {
     if (format === 'table') await sink.write(`${first ? '' : '\n'}${title}:\n`);
     first = false;
-    await printResult(result, format, sink);
+    // Sections hold catalog facts (columns, indexes, sizes), never row values: nothing to redact,
+    // and describe's `secret` column is a flag, not a credential.
+    await printResult(result, format, sink, { showSecrets: true });
   }
 }
 

@@ -47,6 +47,12 @@ export function commandSuite(options: Required<Pick<SandboxOptions, 'engine' | '
       expect(templates.indexes.some((index) => String(index.definition).includes('UNIQUE'))).toBe(true);
       const users = json<{ columns: Row[] }>(await run('describe', 'users', '--format', 'json'));
       expect(users.columns.find((column) => column.column === 'hashed_password')?.secret).toBe(true);
+      // describe's own `secret` column is a flag, not a credential: readable in every format.
+      for (const format of ['table', 'csv']) {
+        const text = await run('describe', 'users', '--format', format);
+        expect(text.stdout, format).not.toContain('[redacted]');
+        expect(text.stdout, format).toMatch(/hashed_password\s*[|,].*[|,]\s*t\s*$/m);
+      }
 
       const view = layout === 'current' ? 'template_with_names' : 'template_with_users';
       const described = json<{ type: string; updatable: boolean }>(

@@ -104,7 +104,8 @@ async function printDescription(
     return;
   }
   if (format !== 'table') {
-    await printResult(description.columns, format, sink);
+    // Catalog facts, not row values: the `secret` column is a flag and stays readable.
+    await printResult(description.columns, format, sink, { showSecrets: true });
     return;
   }
   const kind = description.type.charAt(0).toUpperCase() + description.type.slice(1);
