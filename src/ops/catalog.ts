@@ -153,11 +153,14 @@ export async function databaseSize(db: Db, limit = 10): Promise<SizeReport> {
   return { database, tables };
 }
 
-/** Sessions on this database, like the runbook's pg_stat_activity query (active ones by default). */
+/**
+ * Sessions on this database, like the runbook's pg_stat_activity query (active ones by default).
+ * Ages use clock_timestamp(): now() is when coderdb's own transaction began, before this query.
+ */
 export async function databaseConnections(db: Db, options: { all?: boolean } = {}): Promise<ResultSet> {
   return db.all(
     `SELECT pid, usename AS user, application_name, client_addr::text AS client_addr, state,
-            query_start, now() - query_start AS running_for, wait_event_type, wait_event,
+            query_start, clock_timestamp() - query_start AS running_for, wait_event_type, wait_event,
             left(regexp_replace(query, '\\s+', ' ', 'g'), 120) AS query,
             pid = pg_backend_pid() AS is_coderdb
        FROM pg_stat_activity
