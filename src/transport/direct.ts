@@ -4,6 +4,7 @@
 
 import pg from 'pg';
 import type { TransportName } from '../core/config.js';
+import { CoderdbError } from '../core/errors.js';
 import { type Field, type RawRow, typeFromOid } from '../core/pgtypes.js';
 import { fromPgError } from './pg-errors.js';
 import { describeTarget, type PgTarget, toClientConfig } from './pg-url.js';
@@ -71,7 +72,9 @@ async function connect(target: PgTarget, transport: TransportName, options: Open
       database: info.database,
       user: info.user,
     };
-    return new PgSession(client, server, transport, where);
+    const session = new PgSession(client, server, transport, where);
+    session.abortOn(options.signal);
+    return session;
   } catch (error) {
     await client.end().catch(() => undefined);
     throw fromPgError(error, where);
@@ -98,6 +101,14 @@ class PgSession implements DbSession {
   readonly #notices: QueryEvent[] = [];
   #broken: Error | undefined;
 
+  #interrupted: CoderdbError | undefined;
+  #signal: AbortSignal | undefined;
+  readonly #onAbort = () => {
+    this.#interrupted = new CoderdbError('interrupted', 'db.interrupted', 'interrupted');
+    this.#broken = this.#interrupted;
+    this.#destroySocket();
+  };
+
   constructor(
     private readonly client: pg.Client,
     readonly server: ServerInfo,
@@ -118,7 +129,17 @@ class PgSession implements DbSession {
    * and consuming overlap; when we fall behind, the socket is paused and TCP flow control holds the
    * server back. Memory stays bounded by HIGH_WATER_ROWS.
    */
+  /**
+   * Closes the connection when `signal` aborts: the server sees its client gone, rolls back an
+   * open transaction at once and, on PostgreSQL 14+, stops a running statement.
+   */
+  abortOn(signal: AbortSignal | undefined): void {
+    this.#signal = signal;
+    signal?.addEventListener('abort', this.#onAbort, { once: true });
+  }
+
   async *execute(sql: string): AsyncGenerator<QueryEvent> {
+    if (this.#interrupted) throw this.#interrupted;
     if (this.#broken) throw fromPgError(this.#broken, this.where);
     const stream = new RowStream(sql);
     const socket = (this.client as unknown as { connection: { stream: NodeJS.ReadableStream } }).connection
@@ -133,7 +154,7 @@ class PgSession implements DbSession {
         if (event === undefined) break;
         if (event instanceof Error) {
           completed = true;
-          throw fromPgError(event, this.where);
+          throw this.#interrupted ?? fromPgError(event, this.where);
         }
         yield event;
       }
@@ -144,12 +165,14 @@ class PgSession implements DbSession {
       if (!completed) {
         // The consumer stopped early: the rest of the result is still on its way and the protocol
         // has no way to skip it, so this connection cannot be reused.
-        this.#broken = new Error('the previous result was abandoned');
-        (
-          this.client as unknown as { connection: { stream: { destroy(): void } } }
-        ).connection.stream.destroy();
+        this.#broken ??= new Error('the previous result was abandoned');
+        this.#destroySocket();
       }
     }
+  }
+
+  #destroySocket(): void {
+    (this.client as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
   }
 
   *#drainNotices(): Generator<QueryEvent> {
@@ -157,6 +180,7 @@ class PgSession implements DbSession {
   }
 
   async close(): Promise<void> {
+    this.#signal?.removeEventListener('abort', this.#onAbort);
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, CLOSE_TIMEOUT_MS);

@@ -11,8 +11,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createContext } from '../../src/context.js';
 import { loadProfile } from '../../src/core/config.js';
+import { CoderdbError } from '../../src/core/errors.js';
+import { createWriter } from '../../src/core/output/formats.js';
+import { StringSink } from '../../src/core/output/sink.js';
 import { SANDBOX_CREDENTIALS } from '../../src/core/sandbox-state.js';
 import { Db } from '../../src/ops/db.js';
+import { runReadQuery } from '../../src/ops/query.js';
 import { CLI } from '../helpers/cli.js';
 import { startSandbox, type TestSandbox } from '../helpers/sandbox.js';
 import { sql } from '../ops/backup/helpers.js';
@@ -144,6 +148,41 @@ describe('Ctrl-C ends the remote session', () => {
     expect(code, stderr).toBe(0);
     expect(stderr).toBe('');
     expect((await activeSessions()).has(opened[0]!)).toBe(false);
+  });
+
+  it('a library caller aborts a direct session through the context: interrupted, and the statement ends', async () => {
+    const configFile = join(sandbox.dir, 'abort-config.json');
+    writeFileSync(configFile, '{}');
+    const controller = new AbortController();
+    const context = createContext({
+      resolvedProfile: loadProfile({ configFile, env: {}, overrides: { url: sandbox.state.databaseUrl } }),
+      signal: controller.signal,
+    });
+    try {
+      const sleepingBefore = await sleepers();
+      const running = runReadQuery(context, 'select pg_sleep(120)', createWriter('json', new StringSink()));
+      running.catch(() => undefined);
+      const backend = await until('the statement to run', async () =>
+        [...(await sleepers())].find((pid) => !sleepingBefore.has(pid)),
+      );
+      controller.abort();
+      const outcome = await Promise.race([
+        running.then(
+          () => 'finished',
+          (error: unknown) => error,
+        ),
+        sleep(10_000),
+      ]);
+      expect(outcome).toBeInstanceOf(CoderdbError);
+      expect((outcome as CoderdbError).kind).toBe('interrupted');
+      await until(
+        'the statement to end',
+        async () => ((await sleepers()).has(backend) ? undefined : true),
+        15_000,
+      );
+    } finally {
+      context.dispose();
+    }
   });
 
   it('write transactions carry an idle-in-transaction limit, read ones do not', async () => {
