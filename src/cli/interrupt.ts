@@ -18,6 +18,8 @@ export const interruption: AbortSignal = controller.signal;
 export function interrupt(code: number, message?: string): void {
   if (controller.signal.aborted) process.exit(exitCode);
   exitCode = code;
+  // Also for a process that would have ended on its own anyway (the failure came after the work).
+  process.exitCode = code;
   if (message) process.stderr.write(message);
   controller.abort(new CoderdbError('interrupted', 'cli.interrupted', 'interrupted'));
   setTimeout(() => process.exit(exitCode), GRACE_MS).unref();

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The coderdb executable: runs the program with this process's arguments and exits with its status.
 
+import { ExitCode } from '../core/errors.js';
 import { interrupt, interruptedExitCode, interruption } from './interrupt.js';
 import { main } from './program.js';
 
@@ -9,11 +10,11 @@ import { main } from './program.js';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  // Only the first: the stream may report the failure again while the command unwinds.
+  if (interruption.aborted) return;
   // A closed pipe (coderdb … | head) is a normal way for output to end.
-  // Only the first: the stream may report the closed pipe again while the command unwinds.
-  if (error.code === 'EPIPE') {
-    if (!interruption.aborted) interrupt(0);
-  } else throw error;
+  if (error.code === 'EPIPE') interrupt(0);
+  else interrupt(ExitCode.output, `coderdb: cannot write the output: ${error.message}\n`);
 });
 
 process.on('SIGINT', () => interrupt(130, '\ninterrupted\n'));

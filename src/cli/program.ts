@@ -56,8 +56,8 @@ export function buildProgram(): Command {
     'after',
     `
 Exit status: 0 ok, 1 SQL error, 2 usage error, 3 connection or AWS error, 4 refused by a safety
-rule, 5 doctor found a failure, 130 interrupted (143 SIGTERM, 129 SIGHUP); an interrupted
-exec or tunnel session is ended with TerminateSession first.
+rule, 5 doctor found a failure, 74 output not writable, 130 interrupted (143 SIGTERM, 129
+SIGHUP); an interrupted exec or tunnel session is ended with TerminateSession first.
 Try it without AWS: coderdb sandbox demo`,
   );
   registerQuery(program);

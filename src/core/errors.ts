@@ -15,6 +15,8 @@ export const ExitCode = {
   refused: 4,
   /** `coderdb doctor` found a failing check. */
   checkFailed: 5,
+  /** The output could not be written (disk full, a closed terminal); sysexits' EX_IOERR. */
+  output: 74,
   /** A bug in coderdb itself. */
   internal: 70,
   /** Interrupted by the user (Ctrl-C). */
