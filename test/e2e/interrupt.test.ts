@@ -14,11 +14,10 @@ import { loadProfile } from '../../src/core/config.js';
 import { CoderdbError } from '../../src/core/errors.js';
 import { createWriter } from '../../src/core/output/formats.js';
 import { StringSink } from '../../src/core/output/sink.js';
-import { SANDBOX_CREDENTIALS } from '../../src/core/sandbox-state.js';
 import { Db } from '../../src/ops/db.js';
 import { runReadQuery } from '../../src/ops/query.js';
 import { CLI } from '../helpers/cli.js';
-import { startSandbox, type TestSandbox } from '../helpers/sandbox.js';
+import { sandboxAwsConfig, startSandbox, type TestSandbox } from '../helpers/sandbox.js';
 import { sql } from '../ops/backup/helpers.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -42,14 +41,7 @@ describe('Ctrl-C ends the remote session', () => {
   beforeAll(async () => {
     sandbox = await startSandbox({ engine: 'postgres' });
     const { SSMClient, DescribeSessionsCommand } = await import('@aws-sdk/client-ssm');
-    const ssm = new SSMClient({
-      region: sandbox.state.region,
-      endpoint: sandbox.state.awsEndpoint,
-      credentials: {
-        accessKeyId: SANDBOX_CREDENTIALS.accessKeyId,
-        secretAccessKey: SANDBOX_CREDENTIALS.secretAccessKey,
-      },
-    });
+    const ssm = new SSMClient(sandboxAwsConfig(sandbox.state));
     destroy = () => ssm.destroy();
     activeSessions = async () =>
       new Set(
@@ -82,21 +74,40 @@ describe('Ctrl-C ends the remote session', () => {
       ).map((row) => row.pid),
     );
 
+  /** The built CLI against the sandbox, its stderr collected; `exitCode` waits at most 15 s. */
+  const launch = (args: string[]) => {
+    const child = spawn(process.execPath, [CLI, ...args], {
+      env: sandbox.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    children.push(child);
+    let stderr = '';
+    child.stderr.on('data', (bytes: Buffer) => {
+      stderr += bytes.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    return {
+      child,
+      stderr: () => stderr,
+      exitCode: () => Promise.race([exited, sleep(15_000).then(() => 'still running' as const)]),
+    };
+  };
+
+  /** A library context on the sandbox's database URL, with nothing from the user's config. */
+  const directContext = (signal?: AbortSignal) => {
+    const configFile = join(sandbox.dir, 'empty-config.json');
+    writeFileSync(configFile, '{}');
+    return createContext({
+      resolvedProfile: loadProfile({ configFile, env: {}, overrides: { url: sandbox.state.databaseUrl } }),
+      ...(signal ? { signal } : {}),
+    });
+  };
+
   for (const transport of ['direct', 'exec', 'tunnel'] as const) {
     it(`over ${transport}: the session and the statement end, then exit 130 with one line`, async () => {
       const before = await activeSessions();
       const sleepingBefore = await sleepers();
-      const child = spawn(
-        process.execPath,
-        [CLI, '--transport', transport, 'query', 'select pg_sleep(120)'],
-        { env: sandbox.env, stdio: ['ignore', 'pipe', 'pipe'] },
-      );
-      children.push(child);
-      let stderr = '';
-      child.stderr.on('data', (bytes: Buffer) => {
-        stderr += bytes.toString();
-      });
-      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      const { child, stderr, exitCode } = launch(['--transport', transport, 'query', 'select pg_sleep(120)']);
 
       // The statement is running in the database, through a session coderdb opened.
       const backend = await until('the statement to run', async () =>
@@ -106,9 +117,8 @@ describe('Ctrl-C ends the remote session', () => {
       expect(opened).toHaveLength(transport === 'direct' ? 0 : 1);
 
       child.kill('SIGINT');
-      const code = await Promise.race([exited, sleep(15_000).then(() => 'still running' as const)]);
-      expect(code, stderr).toBe(130);
-      expect(stderr.trim()).toBe('interrupted');
+      expect(await exitCode(), stderr()).toBe(130);
+      expect(stderr().trim()).toBe('interrupted');
       if (opened[0]) expect((await activeSessions()).has(opened[0])).toBe(false);
       // PostgreSQL 14+ notices the vanished client mid-statement (client_connection_check_interval)
       // instead of sleeping on for two minutes.
@@ -122,42 +132,25 @@ describe('Ctrl-C ends the remote session', () => {
 
   it('over exec: a reader that stops reading (| head) ends the session too, with status 0', async () => {
     const before = await activeSessions();
-    const child = spawn(
-      process.execPath,
-      [
-        CLI,
-        '--transport',
-        'exec',
-        'query',
-        'select md5(g::text) || md5((g + 1)::text) from generate_series(1, 2000000) g',
-      ],
-      { env: sandbox.env, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    children.push(child);
-    let stderr = '';
-    child.stderr.on('data', (bytes: Buffer) => {
-      stderr += bytes.toString();
-    });
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const { child, stderr, exitCode } = launch([
+      '--transport',
+      'exec',
+      'query',
+      'select md5(g::text) || md5((g + 1)::text) from generate_series(1, 2000000) g',
+    ]);
     // Like `head -1`: the first output, then the pipe is closed under it.
     await new Promise((resolve) => child.stdout.once('data', resolve));
     const opened = [...(await activeSessions())].filter((id) => !before.has(id));
     expect(opened).toHaveLength(1);
     child.stdout.destroy();
-    const code = await Promise.race([exited, sleep(15_000).then(() => 'still running' as const)]);
-    expect(code, stderr).toBe(0);
-    expect(stderr).toBe('');
+    expect(await exitCode(), stderr()).toBe(0);
+    expect(stderr()).toBe('');
     expect((await activeSessions()).has(opened[0]!)).toBe(false);
   });
 
   it('a library caller aborts a direct session through the context: interrupted, and the statement ends', async () => {
-    const configFile = join(sandbox.dir, 'abort-config.json');
-    writeFileSync(configFile, '{}');
     const controller = new AbortController();
-    const context = createContext({
-      resolvedProfile: loadProfile({ configFile, env: {}, overrides: { url: sandbox.state.databaseUrl } }),
-      signal: controller.signal,
-    });
+    const context = directContext(controller.signal);
     try {
       const sleepingBefore = await sleepers();
       const running = runReadQuery(context, 'select pg_sleep(120)', createWriter('json', new StringSink()));
@@ -186,11 +179,7 @@ describe('Ctrl-C ends the remote session', () => {
   });
 
   it('write transactions carry an idle-in-transaction limit, read ones do not', async () => {
-    const configFile = join(sandbox.dir, 'empty-config.json');
-    writeFileSync(configFile, '{}');
-    const context = createContext({
-      resolvedProfile: loadProfile({ configFile, env: {}, overrides: { url: sandbox.state.databaseUrl } }),
-    });
+    const context = directContext();
     const setting = "SELECT current_setting('idle_in_transaction_session_timeout') AS idle";
     try {
       for (const [mode, expected] of [

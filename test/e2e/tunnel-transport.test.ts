@@ -3,9 +3,8 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO } from '../../sandbox/fixture/index.js';
-import { SANDBOX_CREDENTIALS } from '../../src/core/sandbox-state.js';
 import { json } from '../helpers/cli.js';
-import { startSandbox, type TestSandbox } from '../helpers/sandbox.js';
+import { sandboxAwsConfig, startSandbox, type TestSandbox } from '../helpers/sandbox.js';
 import { control, TUNNEL_READS } from './tunnel-helpers.js';
 
 describe('--transport tunnel equals --transport direct', () => {
@@ -89,14 +88,7 @@ describe('--transport tunnel equals --transport direct', () => {
 
   it('terminates its port-forwarding session when the command ends', async () => {
     const { SSMClient, DescribeSessionsCommand } = await import('@aws-sdk/client-ssm');
-    const ssm = new SSMClient({
-      region: sandbox.state.region,
-      endpoint: sandbox.state.awsEndpoint,
-      credentials: {
-        accessKeyId: SANDBOX_CREDENTIALS.accessKeyId,
-        secretAccessKey: SANDBOX_CREDENTIALS.secretAccessKey,
-      },
-    });
+    const ssm = new SSMClient(sandboxAwsConfig(sandbox.state));
     try {
       const known = async () => {
         const ids = new Set<string | undefined>();

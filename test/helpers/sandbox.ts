@@ -1,7 +1,7 @@
 // A sandbox per test file, started and stopped through the CLI exactly as a user would, in its own
 // home so that files running in parallel never share one.
 
-import type { SandboxState } from '../../src/core/sandbox-state.js';
+import { SANDBOX_CREDENTIALS, type SandboxState } from '../../src/core/sandbox-state.js';
 import { createHome, type Home } from './cli.js';
 
 export interface SandboxOptions {
@@ -47,3 +47,15 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<TestSa
 
 export const ENGINES = ['pglite', 'postgres'] as const;
 export const LAYOUTS = ['current', 'legacy'] as const;
+
+/** What an AWS SDK client needs to call the sandbox's endpoint as its operator. */
+export function sandboxAwsConfig(state: SandboxState) {
+  return {
+    region: state.region,
+    endpoint: state.awsEndpoint,
+    credentials: {
+      accessKeyId: SANDBOX_CREDENTIALS.accessKeyId,
+      secretAccessKey: SANDBOX_CREDENTIALS.secretAccessKey,
+    },
+  };
+}
