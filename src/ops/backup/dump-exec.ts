@@ -70,14 +70,7 @@ export async function dumpSeriallyOverExec(
       },
     },
   );
-  const database = probedDatabase(outcome);
-  const result = { facts: collector.facts, database };
-  const failure = failureError(
-    collector.facts,
-    handle.profile.urlEnv,
-    database && serverMajor(database.versionNum),
-  );
-  if (failure) throw failure;
+  const result = containerVerdict(handle, collector, outcome);
   const status = data?.status?.[0];
   if (status !== '0') throw containerDumpError(result, outcome, status);
   return result;
@@ -144,14 +137,7 @@ export async function dumpInParallelOverExec(
     );
     const settled = await Promise.allSettled([control, ...fetchers]);
     const controlOutcome = settled[0]!.status === 'fulfilled' ? settled[0].value : undefined;
-    const database = controlOutcome ? probedDatabase(controlOutcome) : undefined;
-    const result = { facts: collector.facts, database };
-    const failure = failureError(
-      collector.facts,
-      handle.profile.urlEnv,
-      database && serverMajor(database.versionNum),
-    );
-    if (failure) throw failure;
+    const result = containerVerdict(handle, collector, controlOutcome);
     // The first real failure, not the aborts it caused in the other sessions.
     const firstError = settled.find(
       (entry): entry is PromiseRejectedResult => entry.status === 'rejected' && !isAbort(entry.reason),
@@ -173,6 +159,22 @@ export async function dumpInParallelOverExec(
     options.signal?.removeEventListener('abort', forward);
     await assembler.close();
   }
+}
+
+/** What the container reported, or the failure it reported (no URL, a missing tool …) thrown. */
+function containerVerdict(
+  handle: ContainerHandle,
+  collector: FactsCollector,
+  outcome: FrameOutcome | undefined,
+): ExecDumpResult {
+  const database = outcome ? probedDatabase(outcome) : undefined;
+  const failure = failureError(
+    collector.facts,
+    handle.profile.urlEnv,
+    database && serverMajor(database.versionNum),
+  );
+  if (failure) throw failure;
+  return { facts: collector.facts, database };
 }
 
 /** Removes the dump directory in the container; a failure is a note, not an error. */
