@@ -4,6 +4,7 @@
 import { AwsSession } from './aws/session.js';
 import { AuditLog } from './core/audit.js';
 import { type LoadOptions, loadProfile, type Profile, type TransportName } from './core/config.js';
+import type { DisabledLayers } from './core/layers.js';
 import type { Context } from './ops/db.js';
 import { directTransport } from './transport/direct.js';
 import { resolveDirectTarget } from './transport/resolve.js';
@@ -21,6 +22,8 @@ export interface ContextOptions extends LoadOptions {
   auditFile?: string;
   /** Aborts the sessions and operations run under the context. */
   signal?: AbortSignal;
+  /** Test-only: defence layers to switch off, to prove that each other layer holds alone. */
+  disabledLayers?: DisabledLayers;
 }
 
 export function createContext(options: ContextOptions = {}): CoderdbContext {
@@ -34,6 +37,7 @@ export function createContext(options: ContextOptions = {}): CoderdbContext {
     audit: new AuditLog(options.auditFile),
     identity: () => aws.knownIdentity(),
     ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.disabledLayers ? { disabledLayers: options.disabledLayers } : {}),
     dispose: () => aws.destroy(),
   };
 }

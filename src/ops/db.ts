@@ -5,6 +5,7 @@
 import type { AuditInput, AuditLog } from '../core/audit.js';
 import type { Profile } from '../core/config.js';
 import { CoderdbError } from '../core/errors.js';
+import type { DisabledLayers } from '../core/layers.js';
 import { type Field, type JsonValue, type RawRow, toJsonValue } from '../core/pgtypes.js';
 import type { DbSession, QueryEvent, Transport } from '../transport/types.js';
 
@@ -16,6 +17,8 @@ export interface Context {
   identity(): string | undefined;
   /** Aborts the sessions opened under this context (the CLI's Ctrl-C). */
   signal?: AbortSignal;
+  /** Test-only (see src/core/layers.ts): defence layers switched off. */
+  disabledLayers?: DisabledLayers;
 }
 
 export type Mode = 'read' | 'write';
@@ -60,6 +63,7 @@ export class Db {
     const session = await context.transport.open({
       applicationName,
       ...(context.signal ? { signal: context.signal } : {}),
+      ...(context.disabledLayers ? { disabledLayers: context.disabledLayers } : {}),
     });
     const db = new Db(session, context, mode);
     try {

@@ -7,6 +7,7 @@
 // so that the exec transport, which drives psql, needs no parameter protocol.
 
 import type { TransportName } from '../core/config.js';
+import type { DisabledLayers } from '../core/layers.js';
 import type { Field, RawRow } from '../core/pgtypes.js';
 
 export type QueryEvent =
@@ -47,6 +48,8 @@ export interface OpenOptions {
   /** Appears in pg_stat_activity as application_name. */
   applicationName?: string;
   signal?: AbortSignal;
+  /** Test-only (see src/core/layers.ts): defence layers switched off. */
+  disabledLayers?: DisabledLayers;
 }
 
 export interface Transport {
