@@ -1,0 +1,116 @@
+// A fingerprint of everything a statement could change in a database: every table's rows, every
+// sequence, large objects, the catalog and the settings a new session starts with. Safety tests take
+// one before and after and compare them, instead of trusting the guard's own verdict.
+
+import pg from 'pg';
+
+const USER_SCHEMAS = `n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
+  AND n.nspname NOT LIKE 'pg\\_temp\\_%' AND n.nspname NOT LIKE 'pg\\_toast\\_temp\\_%'`;
+
+const CATALOG: [string, string][] = [
+  [
+    'relations',
+    `SELECT n.nspname, c.relname, c.relkind, c.relacl::text AS acl, c.relrowsecurity
+     FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+     WHERE ${USER_SCHEMAS} ORDER BY 1, 2`,
+  ],
+  [
+    'columns',
+    `SELECT a.attrelid::regclass::text AS rel, a.attname, a.atttypid::regtype::text AS type
+     FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
+     JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+     WHERE ${USER_SCHEMAS} AND a.attnum > 0 AND NOT a.attisdropped ORDER BY 1, 2`,
+  ],
+  [
+    'large objects',
+    `SELECT m.oid::text, md5(string_agg(encode(l.data, 'hex'), '' ORDER BY l.pageno)) AS data
+     FROM pg_catalog.pg_largeobject_metadata m LEFT JOIN pg_catalog.pg_largeobject l ON l.loid = m.oid
+     GROUP BY m.oid ORDER BY 1`,
+  ],
+  [
+    'settings of a new session',
+    `SELECT name, setting FROM pg_catalog.pg_settings WHERE name IN ('default_transaction_read_only',
+     'transaction_read_only', 'standard_conforming_strings', 'search_path', 'session_replication_role',
+     'default_transaction_isolation', 'backslash_quote', 'statement_timeout') ORDER BY 1`,
+  ],
+  ['role and database settings', 'SELECT setconfig::text FROM pg_catalog.pg_db_role_setting ORDER BY 1'],
+  [
+    'postgresql.auto.conf',
+    `SELECT name, setting FROM pg_catalog.pg_file_settings WHERE sourcefile LIKE '%auto.conf' ORDER BY 1`,
+  ],
+  [
+    'roles',
+    'SELECT rolname, rolsuper, rolcanlogin, rolpassword IS NULL AS nopw FROM pg_catalog.pg_authid ORDER BY 1',
+  ],
+  [
+    'schemas',
+    `SELECT n.nspname, n.nspacl::text FROM pg_catalog.pg_namespace n WHERE ${USER_SCHEMAS} ORDER BY 1`,
+  ],
+  [
+    'functions',
+    `SELECT p.oid::regprocedure::text AS name, md5(p.prosrc) AS source, p.proacl::text AS acl
+     FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+     WHERE ${USER_SCHEMAS} ORDER BY 1`,
+  ],
+  [
+    'types',
+    `SELECT t.typname FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
+     WHERE ${USER_SCHEMAS} ORDER BY 1`,
+  ],
+  [
+    'triggers',
+    'SELECT tgrelid::regclass::text, tgname FROM pg_catalog.pg_trigger WHERE NOT tgisinternal ORDER BY 1, 2',
+  ],
+  ['rules', 'SELECT schemaname, tablename, rulename FROM pg_catalog.pg_rules ORDER BY 1, 2, 3'],
+  ['policies', 'SELECT polrelid::regclass::text, polname FROM pg_catalog.pg_policy ORDER BY 1, 2'],
+  ['extensions', 'SELECT extname, extversion FROM pg_catalog.pg_extension ORDER BY 1'],
+  ['publications', 'SELECT pubname FROM pg_catalog.pg_publication ORDER BY 1'],
+  [
+    'comments',
+    'SELECT objoid::text, objsubid, description FROM pg_catalog.pg_description WHERE objoid >= 16384 ORDER BY 1, 2',
+  ],
+  ['security labels', 'SELECT count(*) FROM pg_catalog.pg_seclabel'],
+  [
+    'default privileges',
+    'SELECT defaclobjtype, defaclacl::text FROM pg_catalog.pg_default_acl ORDER BY 1, 2',
+  ],
+  ['collations', 'SELECT count(*) FROM pg_catalog.pg_collation'],
+  ['databases', 'SELECT datname FROM pg_catalog.pg_database ORDER BY 1'],
+  ['prepared transactions', 'SELECT gid FROM pg_catalog.pg_prepared_xacts ORDER BY 1'],
+  ['replication slots', 'SELECT slot_name FROM pg_catalog.pg_replication_slots ORDER BY 1'],
+];
+
+/** Every table's rows (md5, in order), every sequence's state, large objects, catalog and settings. */
+export async function fingerprint(url: string): Promise<Record<string, string>> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
+  client.on('error', () => undefined);
+  await client.connect();
+  try {
+    const print: Record<string, string> = {};
+    const take = async (key: string, sql: string) => {
+      try {
+        print[key] = JSON.stringify((await client.query({ text: sql, rowMode: 'array' })).rows);
+      } catch (error) {
+        print[key] = `error ${(error as { code?: string }).code ?? String(error)}`;
+      }
+    };
+    const relations = await client.query<{ name: string; relkind: string }>(
+      `SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS name, c.relkind
+       FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+       WHERE ${USER_SCHEMAS} AND c.relkind IN ('r', 'p', 'm', 'S') ORDER BY 1`,
+    );
+    for (const { name, relkind } of relations.rows) {
+      if (relkind === 'S') await take(`sequence ${name}`, `SELECT last_value, is_called FROM ${name}`);
+      else {
+        await take(
+          `rows of ${name}`,
+          `SELECT count(*), md5(coalesce(string_agg(x::text, E'\\n' ORDER BY x::text), '')) FROM ${name} AS x`,
+        );
+      }
+    }
+    for (const [key, sql] of CATALOG) await take(key, sql);
+    return print;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
