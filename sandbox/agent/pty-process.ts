@@ -1,13 +1,12 @@
-// Runs an exec session's command in a real pty (node-pty), as the agent does with creack/pty, and
+// Runs an exec session's command in a real pty (terminal.ts), as the agent does with creack/pty, and
 // feeds its output to the session the way the agent's writePump does: reads of at most 1024 bytes,
 // a UTF-8 carry between reads, and (when paced) a 1 ms sleep after each message plus the initial
 // 1 s wait. The pump only moves as fast as the session can take messages, and the pty is paused
 // when too much output is waiting, so a fast command blocks on its terminal like it would on ECS.
 
-import { closeSync, constants, openSync } from 'node:fs';
-import pty, { type IPty } from 'node-pty';
 import type { ResolvedCommand } from './command.js';
 import { OutputQueue } from './output-queue.js';
+import { openTerminal, type Terminal } from './terminal.js';
 import { splitAtUtf8Boundary } from './utf8-carry.js';
 
 export type Pacing = 'realistic' | 'none';
@@ -26,7 +25,7 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 export class PtyProcess {
-  readonly #pty: IPty;
+  readonly #pty: Terminal;
   readonly #sink: OutputSink;
   readonly #pacing: Pacing;
   readonly #pending = new OutputQueue();
@@ -34,42 +33,20 @@ export class PtyProcess {
   #ptyPaused = false;
   #killed = false;
   #wake: (() => void) | undefined;
-  #liveness: NodeJS.Timeout | undefined;
-  #slaveFd: number | undefined;
   /** Resolves once the child has exited and every byte it wrote has been handed to the sink. */
   readonly done: Promise<void>;
 
   constructor(command: ResolvedCommand, sink: OutputSink, pacing: Pacing) {
     this.#sink = sink;
     this.#pacing = pacing;
-    this.#pty = pty.spawn(command.executable, command.args, {
-      name: 'xterm-256color',
-      cols: 80,
-      rows: 24,
-      cwd: command.cwd,
-      env: command.env,
-      // Buffers, not strings: output must reach the client byte for byte.
-      encoding: null,
-    });
-    this.#pty.onData((data: string | Buffer) => {
-      const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+    this.#pty = openTerminal(command, { cols: 80, rows: 24 });
+    this.#pty.onData((bytes) => {
       this.#pending.push(bytes);
       if (this.#pending.full) this.#pausePty();
       this.#notify();
     });
-    // node-pty reads the master non-blocking through libuv, which on Linux can see end-of-file
-    // while the child's last output is still on its way, and drops it. Holding the slave side open
-    // ourselves means the master never hits end-of-file; node-pty then finishes reading and closes
-    // the pty 200 ms after the child exits, with everything read.
-    const ptsName = (this.#pty as IPty & { ptsName?: string }).ptsName;
-    try {
-      if (ptsName) this.#slaveFd = openSync(ptsName, constants.O_RDWR | constants.O_NOCTTY);
-    } catch {
-      // The child already exited and hung up the pty; its output is (almost always) tiny.
-    }
     this.#pty.onExit(() => {
       this.#exited = true;
-      this.#closeSlave();
       this.#notify();
     });
     this.done = this.#pump();
@@ -92,14 +69,8 @@ export class PtyProcess {
   kill(): void {
     if (this.#exited || this.#killed) return;
     this.#killed = true;
-    this.#resumePty();
-    this.#pty.kill('SIGKILL');
-  }
-
-  #closeSlave(): void {
-    if (this.#slaveFd === undefined) return;
-    closeSync(this.#slaveFd);
-    this.#slaveFd = undefined;
+    this.#ptyPaused = false;
+    this.#pty.kill();
   }
 
   #notify(): void {
@@ -112,21 +83,11 @@ export class PtyProcess {
     if (this.#ptyPaused) return;
     this.#ptyPaused = true;
     this.#pty.pause();
-    // node-pty destroys an unread pty 200 ms after the child exits, losing what is left; so while
-    // paused, watch for the exit and resume at once to read the rest.
-    this.#liveness = setInterval(() => {
-      try {
-        process.kill(this.#pty.pid, 0);
-      } catch {
-        this.#resumePty();
-      }
-    }, 20);
   }
 
   #resumePty(): void {
     if (!this.#ptyPaused) return;
     this.#ptyPaused = false;
-    clearInterval(this.#liveness);
     this.#pty.resume();
   }
 
@@ -160,6 +121,5 @@ export class PtyProcess {
       if (this.#pacing === 'realistic') await sleep(1);
       else if (++sinceYield % 16 === 0) await nextTurn();
     }
-    clearInterval(this.#liveness);
   }
 }
