@@ -17,10 +17,18 @@ import { takeExitStatus } from './shared.js';
 
 declare const CODERDB_VERSION: string;
 
+/** The Node.js lines coderdb is built and tested for, newest first (package.json engines agrees). */
+export const SUPPORTED_NODE = 'Node.js 24 and 22 (LTS), 20.19+';
+
+function versionText(): string {
+  const version = typeof CODERDB_VERSION === 'string' ? CODERDB_VERSION : 'dev';
+  return `coderdb ${version} (node ${process.version}; supported: ${SUPPORTED_NODE})`;
+}
+
 export function buildProgram(): Command {
   const program = new Command('coderdb')
     .description("Safe, fast access to a Coder deployment's PostgreSQL on AWS")
-    .version(typeof CODERDB_VERSION === 'string' ? CODERDB_VERSION : 'dev', '-V, --version')
+    .version(versionText(), '-V, --version')
     .option('-p, --profile <name>', 'profile from the config file, or "sandbox" (env CODERDB_PROFILE)')
     .option('--config <file>', 'config file (default $XDG_CONFIG_HOME/coderdb/config.json)')
     .option('--url <url>', 'database URL for the direct transport (env CODERDB_URL)')
