@@ -162,6 +162,44 @@ function serveArgs(options: SandboxOptions): string[] {
   return args;
 }
 
+/** A scenario name (or `a+b+…`) the sandbox knows; a usage error naming the known ones otherwise. */
+export async function checkScenario(name: string): Promise<void> {
+  const { scenarioNames } = await import('./aws/scenarios.js');
+  const known = scenarioNames();
+  const unknown = name
+    .split('+')
+    .map((part) => part.trim())
+    .filter((part) => part !== '' && !known.includes(part));
+  if (unknown.length > 0) {
+    throw usageError('sandbox.scenario', `unknown sandbox scenario "${unknown[0]}"`, {
+      hint: `choose one of: ${known.join(', ')} (coderdb sandbox scenarios)`,
+    });
+  }
+}
+
+/** Switches a running sandbox's emulated deployment to another scenario. */
+export async function switchScenario(state: SandboxState, scenario: string): Promise<SandboxState> {
+  if (!state.awsEndpoint) {
+    throw new CoderdbError('connection', 'sandbox.no-aws', 'the running sandbox has no AWS endpoint');
+  }
+  const response = await fetch(new URL('/_sandbox/scenario', state.awsEndpoint), {
+    method: 'POST',
+    body: JSON.stringify({ name: scenario }),
+    signal: AbortSignal.timeout(10_000),
+  });
+  const answer = (await response.json()) as { scenario?: string; error?: string };
+  if (!response.ok || !answer.scenario) {
+    throw new CoderdbError(
+      'connection',
+      'sandbox.scenario-failed',
+      `the sandbox did not switch to scenario ${scenario}: ${answer.error ?? response.status}`,
+    );
+  }
+  const next = { ...state, scenario: answer.scenario };
+  writeStateFile(next);
+  return next;
+}
+
 /** Stops a running sandbox; false when none was running. */
 export async function stop(): Promise<boolean> {
   const state = readSandboxState();

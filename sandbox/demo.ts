@@ -79,15 +79,31 @@ function steps(): Step[] {
   ];
 }
 
-export async function demo(options: SandboxOptions & { keep?: boolean }): Promise<number> {
+export interface DemoOptions extends SandboxOptions {
+  keep?: boolean;
+  /** Ends the demo early (Ctrl-C, a closed stdout); a sandbox it started is still stopped. */
+  signal?: AbortSignal;
+}
+
+export async function demo(options: DemoOptions): Promise<number> {
   const { main } = await import('../src/cli/program.js');
   out('Starting the sandbox (embedded PostgreSQL + emulated AWS)…');
   const { state, alreadyRunning } = await start(options);
+  const owned = !alreadyRunning && !options.keep;
+  let stopping: Promise<boolean> | undefined;
+  const stopOnce = () => {
+    stopping ??= stop();
+    return stopping;
+  };
+  // Listening also tells the CLI's interrupt handler that there is something to end before exiting.
+  const onAbort = () => void stopOnce();
+  if (owned) options.signal?.addEventListener('abort', onAbort, { once: true });
   out(`Sandbox ready: ${state.engine}, scenario ${state.scenario}.\n`);
   let failures = 0;
   try {
     const all = steps();
     for (const [index, step] of all.entries()) {
+      if (options.signal?.aborted) break;
       failures += (await runStep(main, index + 1, step)) ? 0 : 1;
       if (step.title.startsWith('Apply')) {
         const undoFile = new AuditLog().read().findLast((entry) => entry.undoFile)?.undoFile;
@@ -102,11 +118,13 @@ export async function demo(options: SandboxOptions & { keep?: boolean }): Promis
       }
     }
   } finally {
-    if (!alreadyRunning && !options.keep) {
-      await stop();
+    options.signal?.removeEventListener('abort', onAbort);
+    if (owned) {
+      await stopOnce();
       out('\nThe sandbox has stopped (run with --keep to leave it running).');
     }
   }
+  if (options.signal?.aborted) return 1;
   out(
     failures === 0
       ? '\nDemo complete: every step behaved as expected.'

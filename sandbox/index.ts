@@ -4,7 +4,7 @@ import { CoderdbError } from '../src/core/errors.js';
 import { SANDBOX_CREDENTIALS } from '../src/core/sandbox-state.js';
 import { status } from './daemon.js';
 
-export { type SandboxOptions, serve, start, status, stop } from './daemon.js';
+export { checkScenario, type SandboxOptions, serve, start, status, stop, switchScenario } from './daemon.js';
 export { demo } from './demo.js';
 
 /** Shell exports for coderdb, psql and the AWS CLI; everything points at the running sandbox. */
@@ -32,6 +32,16 @@ export function envExports(): string {
     );
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** Shell commands that undo envExports(): `eval "$(coderdb sandbox env --unset)"`. */
+export function envUnsets(): string {
+  return [
+    '# coderdb sandbox: eval "$(coderdb sandbox env --unset)"',
+    'unset CODERDB_PROFILE CODER_PG_CONNECTION_URL AWS_ENDPOINT_URL AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY',
+    'unset AWS_REGION AWS_DEFAULT_REGION',
+    '',
+  ].join('\n');
 }
 
 export async function scenarioList(): Promise<{ name: string; description: string }[]> {

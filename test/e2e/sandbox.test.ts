@@ -68,4 +68,71 @@ describe('sandbox', () => {
     expect(noSandbox.code).toBe(2);
     expect(noSandbox.stderr).toContain('the sandbox is not running');
   });
+
+  it('refuses an unknown scenario with one line naming the known ones, before starting anything', async () => {
+    for (const command of ['start', 'demo']) {
+      const result = await home.cli(['sandbox', command, '--scenario', 'nope']);
+      expect(result.code).toBe(2);
+      expect(result.stderr.split('\n')[0]).toBe('coderdb: unknown sandbox scenario "nope"');
+      expect(result.stderr).toContain('exec-disabled');
+      expect(result.stderr).not.toMatch(/internal|\bat .*:\d+:\d+/);
+    }
+    expect(JSON.parse((await home.cli(['sandbox', 'status', '--format', 'json'])).stdout)).toEqual({
+      running: false,
+    });
+  });
+
+  it('applies --scenario to a running sandbox, and refuses what needs a new one', async () => {
+    expect((await home.cli(['sandbox', 'start'], { timeoutMs: 180_000 })).code).toBe(0);
+    try {
+      const switched = await home.cli(['sandbox', 'start', '--scenario', 'exec-disabled']);
+      expect(switched.code, switched.stderr).toBe(0);
+      expect(switched.stderr).toContain('its scenario is now exec-disabled');
+      const status = JSON.parse((await home.cli(['sandbox', 'status', '--format', 'json'])).stdout);
+      expect(status.scenario).toBe('exec-disabled');
+      // The emulated deployment really changed: ECS reports exec disabled on the service.
+      const doctor = await home.cli([
+        '--profile',
+        'sandbox',
+        'doctor',
+        '--json',
+        '--only',
+        'ecs.service-exec',
+      ]);
+      const check = JSON.parse(doctor.stdout).checks.find((c: { id: string }) => c.id === 'ecs.service-exec');
+      expect(check?.finding ?? '').toContain('ECS Exec is disabled');
+      const engine = await home.cli(['sandbox', 'start', '--engine', 'postgres']);
+      expect(engine.code).toBe(2);
+      expect(engine.stderr).toContain('already running with --engine pglite');
+      const same = await home.cli(['sandbox', 'start']);
+      expect(same.code).toBe(0);
+      expect(same.stderr).toContain('already running (pglite, scenario exec-disabled');
+    } finally {
+      await home.cli(['sandbox', 'stop']);
+    }
+  });
+
+  it('prints the unset commands that undo `sandbox env`', async () => {
+    const unset = await home.cli(['sandbox', 'env', '--unset']);
+    expect(unset.code).toBe(0);
+    const script = `export CODERDB_PROFILE=sandbox CODER_PG_CONNECTION_URL=x AWS_ENDPOINT_URL=y; eval "$(node ${CLI} sandbox env --unset)"; echo "[\${CODERDB_PROFILE-}\${CODER_PG_CONNECTION_URL-}\${AWS_ENDPOINT_URL-}]"`;
+    const shell = spawnSync('bash', ['-c', script], { env: home.env, encoding: 'utf8', timeout: 60_000 });
+    expect(shell.stdout.trim()).toBe('[]');
+  });
+
+  it('stops the sandbox it started when its reader goes away (sandbox demo | head)', async () => {
+    const shell = spawnSync('bash', ['-c', `node ${CLI} sandbox demo | head -n 2`], {
+      env: home.env,
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    expect(shell.stdout).toContain('Starting the sandbox');
+    // head has exited; coderdb stops the sandbox before it exits itself (bounded: 30 s).
+    let status: { running: boolean } = { running: true };
+    for (let i = 0; i < 60 && status.running; i++) {
+      status = JSON.parse((await home.cli(['sandbox', 'status', '--format', 'json'])).stdout);
+      if (status.running) await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    expect(status).toEqual({ running: false });
+  });
 });

@@ -4,6 +4,7 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { usageError } from '../../core/errors.js';
+import { interruption } from '../interrupt.js';
 import { globals, say, setExitStatus } from '../shared.js';
 
 interface SandboxFlags {
@@ -56,6 +57,7 @@ function sandboxOptions(flags: SandboxFlags) {
 }
 
 const load = () => import('../../../sandbox/index.js');
+const kebab = (name: string) => name.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`);
 
 export function registerSandbox(program: Command): void {
   const sandbox = program
@@ -64,21 +66,52 @@ export function registerSandbox(program: Command): void {
 
   addStartOptions(
     sandbox.command('start').description('start the sandbox in the background; returns when ready'),
-  ).action(async (flags: SandboxFlags) => {
-    const { start } = await load();
-    const { state, alreadyRunning } = await start(sandboxOptions(flags));
-    say(
-      alreadyRunning
-        ? `The sandbox is already running (pid ${state.pid}).`
-        : `The sandbox is ready (${state.engine}, scenario ${state.scenario}, pid ${state.pid}).`,
-    );
+  ).action(async (flags: SandboxFlags, cmd: Command) => {
+    const { checkScenario, start, status, switchScenario } = await load();
+    if (flags.scenario) await checkScenario(flags.scenario);
+    const given = (option: string) => cmd.getOptionValueSource(option) === 'cli';
+    const running = status();
+    if (running) {
+      // What the running sandbox cannot become without a restart is refused, not silently ignored.
+      if (given('engine') && flags.engine !== running.engine) {
+        throw usageError(
+          'sandbox.running',
+          `the sandbox is already running with --engine ${running.engine}`,
+          { hint: 'stop it first (coderdb sandbox stop) to start it with another engine' },
+        );
+      }
+      for (const option of ['layout', 'scale', 'realisticPacing', 'agentVersion', 'dbPort', 'awsPort']) {
+        if (given(option)) {
+          throw usageError(
+            'sandbox.running',
+            `the sandbox is already running; --${kebab(option)} needs a new one`,
+            {
+              hint: 'stop it first (coderdb sandbox stop), then start it with the options you want',
+            },
+          );
+        }
+      }
+      const scenario = flags.scenario ?? 'healthy';
+      if (given('scenario') && scenario !== running.scenario) {
+        const state = await switchScenario(running, scenario);
+        say(`The sandbox is running (pid ${state.pid}); its scenario is now ${state.scenario}.`);
+      } else {
+        say(
+          `The sandbox is already running (${running.engine}, scenario ${running.scenario}, pid ${running.pid}).`,
+        );
+      }
+      return;
+    }
+    const { state } = await start(sandboxOptions(flags));
+    say(`The sandbox is ready (${state.engine}, scenario ${state.scenario}, pid ${state.pid}).`);
     say('Use it with --profile sandbox, or: eval "$(coderdb sandbox env)"');
   });
 
   addStartOptions(
     sandbox.command('serve', { hidden: true }).description('run the sandbox in the foreground'),
   ).action(async (flags: SandboxFlags) => {
-    const { serve } = await load();
+    const { checkScenario, serve } = await load();
+    if (flags.scenario) await checkScenario(flags.scenario);
     await serve(sandboxOptions(flags));
   });
 
@@ -124,9 +157,10 @@ export function registerSandbox(program: Command): void {
     .description(
       'shell exports that point coderdb and the AWS CLI at the sandbox: eval "$(coderdb sandbox env)"',
     )
-    .action(async () => {
-      const { envExports } = await load();
-      process.stdout.write(envExports());
+    .option('--unset', 'print the commands that undo it instead: eval "$(coderdb sandbox env --unset)"')
+    .action(async (flags: { unset?: boolean }) => {
+      const { envExports, envUnsets } = await load();
+      process.stdout.write(flags.unset ? envUnsets() : envExports());
     });
 
   sandbox
@@ -147,7 +181,11 @@ export function registerSandbox(program: Command): void {
   )
     .option('--keep', 'leave the sandbox running afterwards')
     .action(async (flags: SandboxFlags) => {
-      const { demo } = await load();
-      setExitStatus(await demo({ ...sandboxOptions(flags), keep: Boolean(flags.keep) }));
+      const { checkScenario, demo } = await load();
+      if (flags.scenario) await checkScenario(flags.scenario);
+      // A reader that goes away (`| head`) or Ctrl-C still stops the sandbox the demo started.
+      setExitStatus(
+        await demo({ ...sandboxOptions(flags), keep: Boolean(flags.keep), signal: interruption }),
+      );
     });
 }
