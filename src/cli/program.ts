@@ -59,6 +59,8 @@ export function buildProgram(): Command {
     // Before any subcommand exists, so that every command inherits it: usage errors anywhere
     // become CommanderErrors that main() maps to exit status 2.
     .exitOverride()
+    // Every error coderdb prints starts the same way, commander's argument errors included.
+    .configureOutput({ outputError: (text, write) => write(text.replace(/^error: /, 'coderdb: ')) })
     .configureHelp({ sortSubcommands: false, showGlobalOptions: true });
   program.addHelpText(
     'after',

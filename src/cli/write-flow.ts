@@ -4,7 +4,7 @@
 import type { Command } from 'commander';
 import { refusedError } from '../core/errors.js';
 import type { Format } from '../core/output/formats.js';
-import { ask, canPrompt } from '../core/prompt.js';
+import { ask, canPrompt, isInterruption } from '../core/prompt.js';
 import type { Context } from '../ops/db.js';
 import type { WriteOptions, WriteOutcome, WritePlan } from '../ops/write/index.js';
 
@@ -74,7 +74,10 @@ async function confirmApply(plan: WritePlan, yes: boolean): Promise<boolean> {
     );
   }
   const answer = await ask(`Apply this change to database "${plan.database}"? Type yes to commit: `).catch(
-    () => '',
+    (error: unknown) => {
+      if (isInterruption(error)) throw error;
+      return '';
+    },
   );
   return answer.trim().toLowerCase() === 'yes';
 }

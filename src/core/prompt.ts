@@ -3,6 +3,7 @@
 // been told the answer by a flag instead.
 
 import { createInterface } from 'node:readline';
+import { CoderdbError } from './errors.js';
 
 export function canPrompt(): boolean {
   return Boolean(process.stdin.isTTY && process.stderr.isTTY);
@@ -17,7 +18,8 @@ export async function ask(question: string, timeoutMs = 5 * 60_000): Promise<str
     return await new Promise<string>((resolve, reject) => {
       timer = setTimeout(() => reject(new Error('timed out waiting for an answer')), timeoutMs);
       rl.question(question, resolve);
-      rl.once('SIGINT', () => reject(new Error('interrupted')));
+      // Ctrl-C at a question is an interruption (exit 130), not a "no" to it.
+      rl.once('SIGINT', () => reject(new CoderdbError('interrupted', 'prompt.interrupted', 'interrupted')));
       rl.once('close', () => reject(new Error('input closed')));
     });
   } finally {
@@ -30,7 +32,12 @@ export async function ask(question: string, timeoutMs = 5 * 60_000): Promise<str
 export async function confirmTyped(question: string, expected: string): Promise<boolean> {
   try {
     return (await ask(question)).trim() === expected;
-  } catch {
+  } catch (error) {
+    if (isInterruption(error)) throw error;
     return false;
   }
+}
+
+export function isInterruption(error: unknown): boolean {
+  return error instanceof CoderdbError && error.kind === 'interrupted';
 }

@@ -173,7 +173,7 @@ describe('commands over the exec transport', () => {
       expect(json<Row[]>(await over('exec', listAll))).toEqual(before);
 
       // The audit log names the transport of each statement.
-      const audit = json<Row[]>(await over('direct', ['audit', '-n', '1000', '--format', 'json']));
+      const audit = json<Row[]>(await over('direct', ['audit', '--limit', '1000', '--format', 'json']));
       expect(audit.some((entry) => entry.transport === 'exec' && entry.outcome === 'committed')).toBe(true);
       expect(audit.some((entry) => entry.transport === 'direct' && entry.outcome === 'committed')).toBe(true);
     },

@@ -31,7 +31,7 @@ export function registerAdmin(program: Command): void {
   program
     .command('audit')
     .description('show the audit log: every statement coderdb ran, with who, where, rows and outcome')
-    .option('-n, --limit <n>', 'the last N entries', '50')
+    .option('--limit <n>', 'the last N entries', '50')
     .option('--path', 'print the log file path and exit')
     .action(async (flags: { limit: string; path?: boolean }, cmd: Command) => {
       const { AuditLog } = await import('../../core/audit.js');
