@@ -9,6 +9,9 @@ import type { Db, ResultSet } from './db.js';
 const RELKIND_NAMES = `CASE c.relkind WHEN 'r' THEN 'table' WHEN 'p' THEN 'partitioned table' WHEN 'v' THEN 'view'
   WHEN 'm' THEN 'materialized view' WHEN 'f' THEN 'foreign table' WHEN 'S' THEN 'sequence' END`;
 
+/** The planner's row estimate; NULL (unknown) for a table never vacuumed or analysed (-1). */
+const ROWS_ESTIMATE = 'CASE WHEN c.reltuples < 0 THEN NULL ELSE c.reltuples::bigint END';
+
 const USER_SCHEMAS =
   "n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'";
 
@@ -28,7 +31,7 @@ export async function listTables(db: Db, options: TablesOptions = {}): Promise<R
   return db.all(
     `SELECT n.nspname AS schema, c.relname AS name, ${RELKIND_NAMES} AS type,
             pg_get_userbyid(c.relowner) AS owner,
-            CASE WHEN c.relkind IN ('r', 'p', 'm') THEN greatest(c.reltuples, 0)::bigint END AS rows_estimate,
+            CASE WHEN c.relkind IN ('r', 'p', 'm') THEN ${ROWS_ESTIMATE} END AS rows_estimate,
             pg_size_pretty(pg_total_relation_size(c.oid)) AS size
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE c.relkind IN (${relkinds.join(', ')}) AND ${schemaFilter}
@@ -64,8 +67,9 @@ export async function describeTable(db: Db, name: string): Promise<TableDescript
       WHERE c.oid = to_regclass(${quoteLiteral(name)})`,
   );
   if (!relation) {
+    const suggestion = await closestRelation(db, name);
     throw usageError('describe.not-found', `no table or view named "${name}"`, {
-      hint: 'list them with `coderdb tables`',
+      hint: suggestion ? `did you mean "${suggestion}"?` : 'list them with `coderdb tables`',
     });
   }
   const oid = relation.oid;
@@ -96,7 +100,7 @@ export async function describeTable(db: Db, name: string): Promise<TableDescript
     `SELECT conname AS constraint, CASE contype WHEN 'p' THEN 'primary key' WHEN 'f' THEN 'foreign key'
               WHEN 'u' THEN 'unique' WHEN 'c' THEN 'check' WHEN 'x' THEN 'exclusion' ELSE contype::text END AS type,
             pg_get_constraintdef(oid) AS definition
-       FROM pg_constraint WHERE conrelid = ${oid}
+       FROM pg_constraint WHERE conrelid = ${oid} AND contype <> 'n'
       ORDER BY contype, conname`,
   );
   const triggers = await db.all(
@@ -125,6 +129,20 @@ export async function describeTable(db: Db, name: string): Promise<TableDescript
   return description;
 }
 
+/** The user table or view whose name is closest to a mistyped one. */
+async function closestRelation(db: Db, typed: string): Promise<string | undefined> {
+  const { closest } = await import('../core/suggest.js');
+  const known = await db.all(
+    `SELECT CASE WHEN n.nspname = ANY (current_schemas(false)) THEN c.relname ELSE n.nspname || '.' || c.relname END
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND ${USER_SCHEMAS}`,
+  );
+  return closest(
+    typed,
+    known.rows.map((row) => String(row[0])),
+  );
+}
+
 export interface SizeReport {
   database: ResultSet;
   tables: ResultSet;
@@ -142,7 +160,7 @@ export async function databaseSize(db: Db, limit = 10): Promise<SizeReport> {
             pg_size_pretty(pg_total_relation_size(c.oid)) AS total,
             pg_size_pretty(pg_relation_size(c.oid)) AS data,
             pg_size_pretty(pg_indexes_size(c.oid)) AS indexes,
-            greatest(c.reltuples, 0)::bigint AS rows_estimate,
+            ${ROWS_ESTIMATE} AS rows_estimate,
             pg_total_relation_size(c.oid) AS total_bytes
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE c.relkind IN ('r', 'p', 'm') AND ${USER_SCHEMAS}

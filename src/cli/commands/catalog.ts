@@ -2,12 +2,12 @@
 // size and activity queries.
 
 import type { Command } from 'commander';
+import { usageError } from '../../core/errors.js';
 import type { TableDescription } from '../../ops/catalog.js';
-import { outputFormat, stdout, withContext } from '../shared.js';
+import { outputFormat, say, stdout, withContext } from '../shared.js';
 
 export function registerCatalog(program: Command): void {
-  program
-    .command('tables')
+  addLimit(program.command('tables'))
     .description('list tables and views, like psql \\dt (with row estimates and sizes)')
     .option('--schema <name>', 'only this schema')
     .option('--no-views', 'tables only')
@@ -51,7 +51,7 @@ export function registerCatalog(program: Command): void {
         await printSections({ database: report.database, tables: report.tables }, format, stdout());
       });
     });
-  db.command('connections')
+  addLimit(db.command('connections'))
     .description(
       "sessions on the database (active ones; --all for idle too), like the runbook's pg_stat_activity query",
     )
@@ -66,18 +66,40 @@ export function registerCatalog(program: Command): void {
 
 type Reader = (db: import('../../ops/db.js').Db) => Promise<import('../../ops/db.js').ResultSet>;
 
-/** Runs one read in a read-only session and prints its result in the chosen format. */
+/** Adds `--limit N` to a command that lists rows. */
+export function addLimit(command: Command): Command {
+  return command.option('--limit <n>', 'show at most N rows');
+}
+
+/** The --limit a command was given, checked; undefined for none. */
+function limitOf(cmd: Command): number | undefined {
+  const given = cmd.opts<{ limit?: string }>().limit;
+  if (given === undefined) return undefined;
+  const limit = Number(given);
+  if (!Number.isInteger(limit) || limit < 1)
+    throw usageError('cli.limit', '--limit must be a whole number from 1');
+  return limit;
+}
+
+/**
+ * Runs one read in a read-only session and prints its result in the chosen format, the first
+ * --limit rows of it when the command takes one (saying on stderr how many were left out).
+ */
 export async function read(
   cmd: Command,
   reader: Reader,
   options: { showSecrets?: boolean } = {},
 ): Promise<void> {
   const format = outputFormat(cmd);
+  const limit = limitOf(cmd);
   await withContext(cmd, async (context) => {
     const { withReadSession } = await import('../../ops/db.js');
     const { printResult } = await import('../render.js');
     const result = await withReadSession(context, reader);
+    const total = result.rows.length;
+    if (limit !== undefined && total > limit) result.rows = result.rows.slice(0, limit);
     await printResult(result, format, stdout(), options);
+    if (limit !== undefined && total > limit) say(`(${limit} of ${total} rows; --limit ${limit})`);
   });
 }
 

@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import { outputFormat, withContext } from '../shared.js';
 import { addWriteFlags, reportOutcome, type WriteFlags, writeOptions } from '../write-flow.js';
-import { read } from './catalog.js';
+import { addLimit, read } from './catalog.js';
 
 interface OrgFlags {
   org?: string;
@@ -14,8 +14,7 @@ export function registerCoder(program: Command): void {
   const templates = program
     .command('templates')
     .description("Coder's templates (deleted ones hidden unless --all)");
-  templates
-    .command('list')
+  addLimit(templates.command('list'))
     .description('list templates with their organization and live workspace count')
     .option('--org <name|id>', 'only this organization')
     .option('--all', 'include deleted templates')
@@ -28,8 +27,7 @@ export function registerCoder(program: Command): void {
         });
       });
     });
-  templates
-    .command('search')
+  addLimit(templates.command('search'))
     .description('templates whose name, display name or description contains TEXT (case-insensitive)')
     .argument('<text>')
     .option('--org <name|id>', 'only this organization')
@@ -89,8 +87,7 @@ export function registerCoder(program: Command): void {
   );
 
   const users = program.command('users').description("Coder's users (credentials are never shown)");
-  users
-    .command('list')
+  addLimit(users.command('list'))
     .description('list users (deleted ones hidden unless --all)')
     .option('--all', 'include deleted users')
     .option('--search <text>', 'username or e-mail contains TEXT')
@@ -105,8 +102,7 @@ export function registerCoder(program: Command): void {
     });
 
   const workspaces = program.command('workspaces').description("Coder's workspaces");
-  workspaces
-    .command('list')
+  addLimit(workspaces.command('list'))
     .description('list workspaces with owner, template and last build (deleted ones hidden unless --all)')
     .option('--all', 'include deleted workspaces')
     .option('--template <name|id>', 'only this template')
@@ -121,8 +117,7 @@ export function registerCoder(program: Command): void {
         });
       });
     });
-  workspaces
-    .command('count')
+  addLimit(workspaces.command('count'))
     .description('live workspaces per template (deleted workspaces and templates excluded)')
     .option('--org <name>', 'only this organization')
     .action(async (flags: { org?: string }, cmd: Command) => {
