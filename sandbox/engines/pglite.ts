@@ -31,6 +31,7 @@ export async function startPglite(options: PgliteOptions): Promise<RunningDataba
     maxConnections: 64,
   });
   await server.start();
+  resetSessionWhenIdle(server, db);
   const port = Number(server.getServerConn().split(':').at(-1));
   return {
     engine: 'pglite',
@@ -44,6 +45,42 @@ export async function startPglite(options: PgliteOptions): Promise<RunningDataba
 }
 
 type PgliteClass = typeof import('@electric-sql/pglite').PGlite;
+type PgliteDb = InstanceType<PgliteClass>;
+type SocketServer = InstanceType<typeof import('@electric-sql/pglite-socket').PGLiteSocketServer>;
+
+/**
+ * Every connection shares PGlite's one backend, so what a client sets for its session (pg_dump's
+ * empty search_path, a role, a prepared statement, a temp table) would otherwise stay for the
+ * next client. When the last connection closes, the backend is reset the way a new session would
+ * find it. Connections that overlap still share state; that is PGlite's nature, and the postgres
+ * engine has none of it.
+ */
+function resetSessionWhenIdle(server: SocketServer, db: PgliteDb): void {
+  // The server keeps its connection handlers in a Set and tells us only of new connections.
+  const handlers = (server as unknown as { handlers: Set<EventTarget> }).handlers;
+  const watched = new WeakSet<EventTarget>();
+  let resetting = Promise.resolve();
+  const resetIfIdle = () => {
+    resetting = resetting.then(async () => {
+      if (handlers.size > 0) return;
+      try {
+        if (db.isInTransaction()) await db.exec('ROLLBACK');
+        await db.exec('DISCARD ALL');
+      } catch {
+        // A client that connects in between gets the state as it is; nothing else can be done.
+      }
+    });
+  };
+  server.addEventListener('connection', () => {
+    for (const handler of handlers) {
+      if (watched.has(handler)) continue;
+      watched.add(handler);
+      // The server removes the handler from its set in its own listener; ours runs after it.
+      for (const event of ['close', 'error'])
+        handler.addEventListener(event, () => setImmediate(resetIfIdle));
+    }
+  });
+}
 
 async function loadOrCreateTemplate(options: PgliteOptions, PGlite: PgliteClass): Promise<Blob> {
   const key = createHash('sha256').update(pgliteVersion()).update(options.fixture).digest('hex').slice(0, 16);
