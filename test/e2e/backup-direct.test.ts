@@ -54,6 +54,9 @@ describe('backup and restore over direct', () => {
     expect(backup.manifest.toc?.entries).toBeGreaterThan(100);
     expect(readFileSync(out).subarray(0, 5).toString()).toBe('PGDMP');
     expect(existsSync(`${out}.manifest.json`)).toBe(true);
+    // The backup checked what it wrote; the list says so rather than "no".
+    const unverified = await run('backup', 'list', '--dir', sandbox.dir);
+    expect(unverified.stdout).toContain('(at backup)');
 
     const verify = await run('backup', 'verify', out);
     expect(verify.code, verify.stderr).toBe(0);

@@ -276,7 +276,7 @@ async function printList(backups: ListedBackup[], format: Format, dir: string): 
         backup.profile ?? null,
         backup.transport ?? null,
         backup.archive ?? null,
-        backup.verifiedAt ?? (backup.status === 'ok' ? 'no' : null),
+        verifiedLabel(backup),
         backup.status,
         backup.file,
       ]),
@@ -287,6 +287,16 @@ async function printList(backups: ListedBackup[], format: Format, dir: string): 
     new Sink(process.stdout),
   );
   if (backups.length === 0) say(`no backups in ${dir}`);
+}
+
+/**
+ * A backup checks its archive as it commits it (checksum, pg_restore's table of contents); `backup
+ * verify` also has pg_restore read every entry. The list says which happened last, and when.
+ */
+function verifiedLabel(backup: import('../../ops/backup/list.js').ListedBackup): string | null {
+  if (backup.verifiedAt) return backup.verifiedAt;
+  if (backup.checkedAt) return `${backup.checkedAt} (at backup)`;
+  return backup.status === 'ok' ? 'no' : null;
 }
 
 function printRestore(result: RestoreResult, format: Format): void {

@@ -30,6 +30,8 @@ export interface ListedBackup {
   archive?: ArchiveFormat;
   /** When `backup verify` last passed, if ever. */
   verifiedAt?: string;
+  /** When the backup itself checked the archive as written (checksum and table of contents). */
+  checkedAt?: string;
 }
 
 export function listBackups(dir: string = paths.backupDir()): ListedBackup[] {
@@ -81,6 +83,7 @@ function describe(path: string): ListedBackup {
     transport: manifest.transport,
     archive: manifest.archive,
     ...(manifest.verified ? { verifiedAt: manifest.verified.at } : {}),
+    ...(manifest.toc ? { checkedAt: manifest.finishedAt } : {}),
   };
 }
 
