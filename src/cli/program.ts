@@ -55,6 +55,10 @@ export function buildProgram(): Command {
         .default('table'),
     )
     .option('--show-secrets', 'print credential columns (password hashes, tokens) instead of redacting them')
+    .option(
+      '-v, --verbose',
+      'say where each command works (profile, database, transport, identity) even when stderr is not a terminal',
+    )
     .showHelpAfterError('(run with --help for usage)')
     // Before any subcommand exists, so that every command inherits it: usage errors anywhere
     // become CommanderErrors that main() maps to exit status 2.

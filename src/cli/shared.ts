@@ -23,6 +23,7 @@ export interface GlobalOptions {
   installClient?: boolean;
   format?: string;
   showSecrets?: boolean;
+  verbose?: boolean;
 }
 
 export function globals(command: Command): GlobalOptions {
@@ -62,7 +63,13 @@ export async function withContext<T>(
     import('../context.js'),
     import('./interrupt.js'),
   ]);
-  const context = createContext({ resolvedProfile: resolveProfile(command), signal: interruption });
+  const profile = resolveProfile(command);
+  const context = createContext({ resolvedProfile: profile, signal: interruption });
+  if (process.stderr.isTTY || globals(command).verbose) {
+    const { announceOnce } = await import('./context-line.js');
+    const color = Boolean(process.stderr.isTTY) && !process.env.NO_COLOR;
+    context.onSessionOpen = announceOnce(profile, context.identity, (line) => say(line), color);
+  }
   try {
     return await work(context);
   } finally {

@@ -15,6 +15,7 @@ export interface WriteFlags {
   undo?: boolean;
   allowAllRows?: boolean;
   backup?: boolean;
+  confirmProduction?: string;
 }
 
 export function addWriteFlags(command: Command, options: { allowAllRows?: boolean } = {}): Command {
@@ -23,7 +24,11 @@ export function addWriteFlags(command: Command, options: { allowAllRows?: boolea
     .option('-y, --yes', 'apply without asking (needed when there is no terminal)')
     .option('--reason <text>', 'why the change is made; recorded in the audit log')
     .option('--no-undo', 'allow statements coderdb cannot undo (DDL, tables without a primary key)')
-    .option('--backup', 'take a full backup (coderdb backup) after confirming and before applying');
+    .option('--backup', 'take a full backup (coderdb backup) after confirming and before applying')
+    .option(
+      '--confirm-production <database>',
+      'on a production profile, the database name, typed out: what --yes alone does not confirm there',
+    );
   if (options.allowAllRows) command.option('--allow-all-rows', 'allow UPDATE/DELETE without a WHERE clause');
   return command;
 }
@@ -38,7 +43,10 @@ export function writeOptions(flags: WriteFlags, format: Format): WriteOptions {
       const { formatPlan } = await import('./render.js');
       process.stdout.write(`${formatPlan(plan)}\n\n`);
     },
-    confirm: (plan) => confirmApply(plan, Boolean(flags.yes)),
+    confirm: (plan, context) =>
+      context.profile.production
+        ? confirmProduction(plan, context, flags)
+        : confirmApply(plan, Boolean(flags.yes)),
     ...(flags.backup ? { beforeApply: backupBeforeApply } : {}),
   };
 }
@@ -80,6 +88,35 @@ async function confirmApply(plan: WritePlan, yes: boolean): Promise<boolean> {
     },
   );
   return answer.trim().toLowerCase() === 'yes';
+}
+
+/**
+ * A production database is changed only when its name is typed: at the prompt, or with
+ * --confirm-production NAME where nobody can be asked. --yes alone is not enough, so that a command
+ * line copied from the sandbox or staging cannot change production by itself.
+ */
+async function confirmProduction(plan: WritePlan, context: Context, flags: WriteFlags): Promise<boolean> {
+  const where = `database "${plan.database}" of production profile "${context.profile.name}"`;
+  if (flags.confirmProduction !== undefined) {
+    if (flags.confirmProduction === plan.database) return true;
+    throw refusedError(
+      'write.production-name',
+      `not applied: --confirm-production ${flags.confirmProduction} does not name the ${where}`,
+      { hint: 'nothing was changed' },
+    );
+  }
+  if (!canPrompt()) {
+    throw refusedError('write.production-needs-name', `not applied: the change is to the ${where}`, {
+      hint: `${flags.yes ? '--yes is not enough on production; ' : ''}add --confirm-production ${plan.database}`,
+    });
+  }
+  const answer = await ask(
+    `\u001b[1;31mPRODUCTION\u001b[0m: type the database name (${plan.database}) to commit this change: `,
+  ).catch((error: unknown) => {
+    if (isInterruption(error)) throw error;
+    return '';
+  });
+  return answer.trim() === plan.database;
 }
 
 export async function reportOutcome(

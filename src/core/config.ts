@@ -41,7 +41,12 @@ export interface Profile {
   production: boolean;
   statementTimeoutMs: number;
   lockTimeoutMs: number;
+  /** Where each value that is not a default came from (for `config show` and safety checks). */
+  origins?: Partial<Record<ProfileField, ValueOrigin>>;
 }
+
+/** `profile` is the config file; `env NAME` and `flag` what this invocation was given. */
+export type ValueOrigin = 'default' | 'profile' | 'sandbox' | `env ${string}` | 'flag';
 
 export const DEFAULTS: Omit<Profile, 'name'> = {
   region: 'us-east-1',
@@ -83,8 +88,9 @@ const FIELDS = {
   production: 'CODERDB_PRODUCTION',
   statementTimeoutMs: 'CODERDB_STATEMENT_TIMEOUT_MS',
   lockTimeoutMs: 'CODERDB_LOCK_TIMEOUT_MS',
-} as const satisfies Record<keyof Omit<Profile, 'name'>, string>;
+} as const satisfies Record<keyof Omit<Profile, 'name' | 'origins'>, string>;
 type Field = keyof typeof FIELDS;
+export type ProfileField = Field;
 
 export type ProfileOverrides = Partial<Record<Field, string | boolean | number | undefined>>;
 
@@ -131,10 +137,10 @@ export function loadProfile(options: LoadOptions = {}): Profile {
   const config = readConfigFile(file, Boolean(options.configFile || env.CODERDB_CONFIG));
   const name = options.profile || env.CODERDB_PROFILE || config.defaultProfile || 'default';
 
-  const layers: ProfileOverrides[] = [];
+  const layers: [ProfileOverrides, (field: Field) => ValueOrigin][] = [];
   const fromFile = config.profiles?.[name];
   if (name === SANDBOX_PROFILE) {
-    layers.push(sandboxLayer());
+    layers.push([sandboxLayer(), () => 'sandbox']);
   } else if (!fromFile && name !== 'default') {
     const known = Object.keys(config.profiles ?? {});
     throw usageError('config.unknown-profile', `no profile named "${name}" in ${file}`, {
@@ -143,12 +149,19 @@ export function loadProfile(options: LoadOptions = {}): Profile {
         : 'create it, or use --profile sandbox',
     });
   }
-  if (fromFile) layers.push(checkFileProfile(fromFile, name, file));
-  layers.push(envLayer(env));
-  if (options.overrides) layers.push(options.overrides);
+  if (fromFile) layers.push([checkFileProfile(fromFile, name, file), () => 'profile']);
+  layers.push([envLayer(env), (field) => `env ${FIELDS[field]}`]);
+  if (options.overrides) layers.push([options.overrides, () => 'flag']);
 
   const profile: Profile = { name, ...DEFAULTS };
-  for (const layer of layers) applyLayer(profile, layer, name);
+  const origins: Partial<Record<Field, ValueOrigin>> = {};
+  for (const [layer, origin] of layers) {
+    applyLayer(profile, layer, name);
+    for (const [field, value] of Object.entries(layer) as [Field, unknown][]) {
+      if (value !== undefined) origins[field] = origin(field);
+    }
+  }
+  profile.origins = origins;
   return profile;
 }
 
@@ -245,6 +258,11 @@ function toNumber(value: string | boolean | number, field: string): number {
 
 /** The profile as plain data with secrets redacted, for `coderdb config show`. */
 export function describeProfile(profile: Profile): Record<string, unknown> {
-  const { url, ...rest } = profile;
+  const { url, origins: _origins, ...rest } = profile;
   return { ...rest, url: url ? redactUrl(url.reveal()) : undefined };
+}
+
+/** Where a profile value came from: the layer that set it last, or the default. */
+export function originOf(profile: Profile, field: Field): ValueOrigin {
+  return profile.origins?.[field] ?? 'default';
 }

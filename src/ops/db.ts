@@ -19,6 +19,8 @@ export interface Context {
   signal?: AbortSignal;
   /** Test-only (see src/core/layers.ts): defence layers switched off. */
   disabledLayers?: DisabledLayers;
+  /** Told of every database session opened under this context (the CLI's context line). */
+  onSessionOpen?: (session: { transport: string; server: DbSession['server']; where: string }) => void;
 }
 
 export type Mode = 'read' | 'write';
@@ -66,6 +68,11 @@ export class Db {
       ...(context.disabledLayers ? { disabledLayers: context.disabledLayers } : {}),
     });
     const db = new Db(session, context, mode);
+    context.onSessionOpen?.({
+      transport: session.transport,
+      server: session.server,
+      where: context.transport.describe(),
+    });
     try {
       await db.beginTransaction();
     } catch (error) {

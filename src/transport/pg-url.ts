@@ -74,6 +74,18 @@ export function formatPgUrl(target: PgTarget): Secret {
 }
 
 /** The target without credentials, for messages: `user@host:port/database`. */
+/** A host name or address that is this machine. */
+export function isLoopbackHost(host: string): boolean {
+  const bare = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return (
+    bare === 'localhost' ||
+    bare.endsWith('.localhost') ||
+    bare.startsWith('127.') ||
+    bare === '::1' ||
+    bare.startsWith('/')
+  );
+}
+
 export function describeTarget(target: PgTarget): string {
   return `${target.user}@${target.host}:${target.port}/${target.database}`;
 }

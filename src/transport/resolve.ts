@@ -5,9 +5,10 @@
 import { awsSettings } from '../aws/clients.js';
 import { fromAwsError } from '../aws/errors.js';
 import type { AwsSession } from '../aws/session.js';
-import type { Profile } from '../core/config.js';
+import { originOf, type Profile } from '../core/config.js';
+import { refusedError } from '../core/errors.js';
 import { rememberSecret, Secret } from '../core/secret.js';
-import { type PgTarget, parsePgUrl } from './pg-url.js';
+import { isLoopbackHost, type PgTarget, parsePgUrl } from './pg-url.js';
 
 export type UrlSource = 'flag' | 'env' | 'secret';
 
@@ -21,12 +22,52 @@ export async function resolveDatabaseUrl(
   aws: AwsSession,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<ResolvedUrl> {
-  if (profile.url) return { url: profile.url, source: 'flag' };
+  if (profile.url) {
+    const origin = originOf(profile, 'url');
+    if (origin.startsWith('env ')) checkProductionEnvUrl(profile, profile.url, origin.slice(4));
+    return { url: profile.url, source: origin.startsWith('env ') ? 'env' : 'flag' };
+  }
   const fromEnv = env[profile.urlEnv];
-  if (fromEnv) return { url: new Secret(fromEnv), source: 'env' };
+  if (fromEnv) {
+    const url = new Secret(fromEnv);
+    checkProductionEnvUrl(profile, url, profile.urlEnv);
+    return { url, source: 'env' };
+  }
   aws.noteIdentity();
   const { fetchDatabaseUrl } = await import('../aws/database-secret.js');
   return { url: await fetchDatabaseUrl(aws, profile), source: 'secret' };
+}
+
+let announced = false;
+
+/**
+ * A URL in the environment is easy to leave behind (`eval "$(coderdb sandbox env)"` sets one), so a
+ * production profile says when it takes one, and refuses one that points at this machine: that is
+ * a sandbox or a tunnel, not production. `--url` on the command line is taken as meant.
+ */
+function checkProductionEnvUrl(profile: Profile, url: Secret, variable: string): void {
+  if (!profile.production) return;
+  let host: string | undefined;
+  try {
+    host = parsePgUrl(url).host;
+  } catch {
+    return; // The URL's own error comes when it is used.
+  }
+  if (isLoopbackHost(host)) {
+    throw refusedError(
+      'production.loopback-url',
+      `profile "${profile.name}" is production, but its database URL comes from $${variable} and points at ${host} (a sandbox or a tunnel, not production)`,
+      {
+        hint: `unset ${variable} (after the sandbox: eval "$(coderdb sandbox env --unset)"), or give the URL with --url if you mean it`,
+      },
+    );
+  }
+  if (!announced) {
+    announced = true;
+    process.stderr.write(
+      `coderdb: profile "${profile.name}" is production and takes its database URL from $${variable}\n`,
+    );
+  }
 }
 
 export async function resolveDirectTarget(profile: Profile, aws: AwsSession): Promise<PgTarget> {

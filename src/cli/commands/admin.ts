@@ -1,7 +1,6 @@
 // coderdb undo FILE, audit, config show|path: the safety net and the bookkeeping.
 
 import type { Command } from 'commander';
-import { describeProfile } from '../../core/config.js';
 import { paths } from '../../core/paths.js';
 import { outputFormat, resolveProfile, say, withContext } from '../shared.js';
 import { reportOutcome, type WriteFlags, writeOptions } from '../write-flow.js';
@@ -75,10 +74,27 @@ export function registerAdmin(program: Command): void {
   const config = program.command('config').description('profiles and settings');
   config
     .command('show')
-    .description('the effective configuration (defaults ← config file ← env ← flags), secrets redacted')
-    .action((_flags: unknown, cmd: Command) => {
+    .description(
+      'the effective configuration (defaults ← config file ← env ← flags) with where each value comes from, secrets redacted',
+    )
+    .action(async (_flags: unknown, cmd: Command) => {
       const profile = resolveProfile(cmd);
-      process.stdout.write(`${JSON.stringify(describeProfile(profile), null, 2)}\n`);
+      const { configReport } = await import('../../core/config-report.js');
+      const report = configReport(profile);
+      if (outputFormat(cmd) === 'json') {
+        process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+        return;
+      }
+      const width = Math.max(...report.values.map((entry) => entry.field.length));
+      const lines = [`profile ${report.profile}${report.production ? ' (PRODUCTION)' : ''}`];
+      for (const entry of report.values) {
+        const value = entry.value === undefined ? '' : String(entry.value);
+        lines.push(`  ${entry.field.padEnd(width)}  ${value}${value ? '  ' : ''}(${entry.origin})`);
+      }
+      lines.push(
+        `transport ${report.transport.configured}: ${report.transport.picks} (${report.transport.why})`,
+      );
+      process.stdout.write(`${lines.join('\n')}\n`);
     });
   config
     .command('path')

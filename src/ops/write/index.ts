@@ -16,7 +16,8 @@ export interface WriteOptions extends ApplyOptions {
   /** Apply statements coderdb cannot undo (DDL, writes to tables without a primary key …). */
   allowNoUndo?: boolean;
   /** Shown the plan; resolves true to apply. */
-  confirm: (plan: WritePlan) => Promise<boolean>;
+  /** Asks whoever runs the write; the context says, among other things, whether it is production. */
+  confirm: (plan: WritePlan, context: Context) => Promise<boolean>;
   /** Runs after confirmation and before the apply (a full backup, for example). */
   beforeApply?: (plan: WritePlan, context: Context) => Promise<void>;
   /** Called with the plan as soon as it exists, before the confirmation. */
@@ -43,7 +44,7 @@ export async function performWrite(
   );
   if (!changes) return { plan, skipped: 'no-change' };
   assertUndoable(plan, options.allowNoUndo ?? false);
-  if (!(await options.confirm(plan))) {
+  if (!(await options.confirm(plan, context))) {
     throw refusedError('write.declined', 'not applied: the change was not confirmed', {
       hint: 'nothing was changed',
     });
