@@ -36,6 +36,7 @@ export async function runAnalyzedRead(
   options: ReadOptions = {},
 ): Promise<void> {
   enforce(statements, { write: false });
+  await writer.begin?.(statements.length);
   await streamStatements(await Db.begin(context, 'read'), statements, writer, { ...options, sql });
   await writer.finish();
 }
