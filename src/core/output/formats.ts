@@ -170,11 +170,6 @@ class JsonWriter extends WriterBase {
   /** Several statements: whether one was written already. */
   #wroteStatement = false;
 
-  override async begin(statements: number): Promise<void> {
-    await super.begin(statements);
-    if (this.statements > 1) await this.sink.write('[');
-  }
-
   protected async startResult(fields: Field[]): Promise<void> {
     this.#fields = fields;
     this.#first = true;
@@ -207,13 +202,14 @@ class JsonWriter extends WriterBase {
 
   /** `{"statement": n` for the statement being written, after a comma when it is not the first. */
   #opening(): string {
-    const separator = this.#wroteStatement ? ',\n  ' : '\n  ';
+    // The document opens with its first statement: nothing is written before the database answers.
+    const separator = this.#wroteStatement ? ',\n  ' : '[\n  ';
     this.#wroteStatement = true;
     return `${separator}{"statement": ${this.statement + 1}`;
   }
 
   override async finish(): Promise<void> {
-    if (this.statements > 1) await this.sink.write(this.#wroteStatement ? '\n]\n' : ']\n');
+    if (this.statements > 1) await this.sink.write(this.#wroteStatement ? '\n]\n' : '[]\n');
   }
 }
 
