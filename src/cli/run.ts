@@ -21,7 +21,21 @@ process.on('SIGINT', () => interrupt(130, '\ninterrupted\n'));
 process.on('SIGTERM', () => interrupt(143));
 process.on('SIGHUP', () => interrupt(129));
 
+// Node exits on its own when nothing is left to wait for. Before the command has finished, that
+// means it stalled (a paused socket nobody resumes): its output is incomplete, so say so and fail
+// instead of exiting 0 with a short result.
+let finished = false;
+process.on('beforeExit', () => {
+  if (finished || interruption.aborted) return;
+  finished = true;
+  process.stderr.write(
+    'coderdb: internal error: the command stalled before it finished; its output is incomplete\n',
+  );
+  process.exitCode = ExitCode.internal;
+});
+
 main(process.argv).then((code) => {
+  finished = true;
   const interrupted = interruptedExitCode();
   // After an interruption nothing else is worth waiting for (an SDK socket, a timer).
   if (interrupted !== undefined) process.exit(interrupted);

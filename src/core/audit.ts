@@ -12,6 +12,8 @@ import { scrub } from './secret.js';
 export type AuditOutcome =
   | 'ok'
   | 'error'
+  /** The statement ran but its result did not reach the output whole. */
+  | 'incomplete'
   | 'refused'
   | 'planned'
   | 'commit-pending'

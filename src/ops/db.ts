@@ -134,13 +134,16 @@ export class Db {
     this.assertOpen();
     const started = performance.now();
     let rows: number | null = null;
+    let settled = false;
     try {
       for await (const event of this.session.execute(sql)) {
         if (event.kind === 'done') rows = event.rowCount;
         yield event;
       }
+      settled = true;
       if (audit) this.record(audit, sql, { outcome: 'ok', rows, durationMs: performance.now() - started });
     } catch (error) {
+      settled = true;
       if (audit) {
         this.record(audit, sql, {
           outcome: 'error',
@@ -149,6 +152,16 @@ export class Db {
         });
       }
       throw error;
+    } finally {
+      // The consumer stopped before the end (its output failed, or it found the result short).
+      if (audit && !settled) {
+        this.record(audit, sql, {
+          outcome: 'incomplete',
+          rows,
+          error: 'the result was not delivered whole',
+          durationMs: performance.now() - started,
+        });
+      }
     }
   }
 

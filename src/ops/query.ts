@@ -36,6 +36,7 @@ export async function runAnalyzedRead(
   options: ReadOptions = {},
 ): Promise<void> {
   enforce(statements, { write: false });
+  await writer.begin?.(statements.length);
   await streamStatements(await Db.begin(context, 'read'), statements, writer, { ...options, sql });
   await writer.finish();
 }
@@ -66,7 +67,7 @@ async function streamOne(
   writer: ResultWriter,
   options: ReadOptions,
 ): Promise<void> {
-  let fields: Field[] = [];
+  let fields: Field[] | undefined;
   let redaction: Redaction | undefined;
   const audit = { command: options.command ?? 'query', statement: statement.auditText };
   const derived = options.showSecrets ? new Set<string>() : await derivedSecretNames(db, statement);
@@ -83,7 +84,8 @@ async function streamOne(
         await writer.rows(redaction ? redaction.rows(event.rows) : event.rows);
         break;
       case 'done':
-        await writer.end(event.command, event.rowCount, fields.length > 0);
+        // A result without columns is still a result (`select from t`), unlike a command's.
+        await writer.end(event.command, event.rowCount, fields !== undefined);
         break;
       case 'copy':
         await writer.raw(event.data);

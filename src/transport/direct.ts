@@ -89,12 +89,14 @@ async function connectClient(config: pg.ClientConfig): Promise<pg.Client> {
   return client;
 }
 
-/** Rows buffered for a slow consumer before the socket is paused (TCP then slows the server). */
+/**
+ * What may wait for a slow consumer before the socket is paused (TCP then holds the server back):
+ * rows of a result, or bytes of COPY data, whose rows can be of any width.
+ */
 const HIGH_WATER_ROWS = 8192;
+const HIGH_WATER_BYTES = 1024 * 1024;
+/** COPY sends one message per row; they are passed on in blocks of about this size. */
 const COPY_BLOCK_BYTES = 64 * 1024;
-
-/** Copy blocks remember how many protocol messages they hold, for the high-water accounting. */
-type QueuedEvent = Exclude<QueryEvent, { kind: 'copy' }> | { kind: 'copy'; data: Buffer; messages: number };
 
 class PgSession implements DbSession {
   readonly copyOut = true;
@@ -197,11 +199,14 @@ class PgSession implements DbSession {
  */
 class RowStream implements pg.Submittable {
   onPressure: (high: boolean) => void = () => undefined;
-  #queue: (QueuedEvent | Error)[] = [];
+  #queue: (QueryEvent | Error)[] = [];
   #batch: RawRow[] = [];
-  #copy: Buffer[] = [];
+  /** COPY data not yet queued: a block of our own that the messages' bytes are copied into. */
+  #copy: Buffer | undefined;
   #copyBytes = 0;
-  #buffered = 0;
+  /** Rows and COPY bytes received and not yet taken by the consumer. */
+  #bufferedRows = 0;
+  #bufferedBytes = 0;
   #paused = false;
   #ended = false;
   #wake: (() => void) | undefined;
@@ -219,12 +224,9 @@ class RowStream implements pg.Submittable {
 
   handleDataRow(message: { fields: (string | null)[] }): void {
     this.#batch.push(message.fields);
-    this.#buffered += 1;
+    this.#bufferedRows += 1;
     if (this.#batch.length >= BATCH_ROWS) this.#flushBatch();
-    if (!this.#paused && this.#buffered >= HIGH_WATER_ROWS) {
-      this.#paused = true;
-      this.onPressure(true);
-    }
+    this.#checkPressure();
   }
 
   handleCommandComplete(message: { text: string }): void {
@@ -234,16 +236,22 @@ class RowStream implements pg.Submittable {
     this.#push({ kind: 'done', command, rowCount: rest.length > 0 && Number.isFinite(count) ? count : null });
   }
 
-  /** COPY sends one message per row; they are passed on in blocks of about 64 KiB. */
+  /**
+   * COPY sends one message per row; they are passed on in blocks of about COPY_BLOCK_BYTES. The
+   * bytes are copied at once: `message.chunk` is a view into node-postgres' parser buffer, which
+   * the parser overwrites with later socket data when a message straddles two reads.
+   */
   handleCopyData(message: { chunk: Buffer }): void {
-    this.#copy.push(message.chunk);
-    this.#copyBytes += message.chunk.length;
-    this.#buffered += 1;
-    if (this.#copyBytes >= COPY_BLOCK_BYTES) this.#flushBatch();
-    if (!this.#paused && this.#buffered >= HIGH_WATER_ROWS) {
-      this.#paused = true;
-      this.onPressure(true);
+    const chunk = message.chunk;
+    if (this.#copy && this.#copyBytes + chunk.length > this.#copy.length) this.#flushCopy();
+    if (!this.#copy) {
+      this.#copy = Buffer.allocUnsafe(Math.max(COPY_BLOCK_BYTES, chunk.length));
+      this.#copyBytes = 0;
     }
+    this.#copyBytes += chunk.copy(this.#copy, this.#copyBytes);
+    this.#bufferedBytes += chunk.length;
+    if (this.#copyBytes >= COPY_BLOCK_BYTES) this.#flushCopy();
+    this.#checkPressure();
   }
 
   handleEmptyQuery(): void {
@@ -251,8 +259,14 @@ class RowStream implements pg.Submittable {
   }
 
   handleError(error: Error): void {
+    // Rows of a failed statement are dropped; they no longer hold the socket back.
+    this.#bufferedRows -= this.#batch.length;
+    this.#bufferedBytes -= this.#copyBytes;
     this.#batch = [];
+    this.#copy = undefined;
+    this.#copyBytes = 0;
     this.#push(error);
+    this.#release(0, 0);
   }
 
   handleReadyForQuery(): void {
@@ -262,15 +276,15 @@ class RowStream implements pg.Submittable {
   }
 
   /** The next event, or undefined when the statement is over. */
-  async next(): Promise<QueuedEvent | Error | undefined> {
+  async next(): Promise<QueryEvent | Error | undefined> {
     for (;;) {
       const event = this.#queue.shift();
       if (event) {
-        if (!(event instanceof Error) && event.kind === 'rows') this.#release(event.rows.length);
-        else if (!(event instanceof Error) && event.kind === 'copy') this.#release(event.messages);
+        if (!(event instanceof Error) && event.kind === 'rows') this.#release(event.rows.length, 0);
+        else if (!(event instanceof Error) && event.kind === 'copy') this.#release(0, event.data.length);
         return event;
       }
-      if (this.#batch.length > 0 || this.#copy.length > 0) {
+      if (this.#batch.length > 0 || this.#copyBytes > 0) {
         this.#flushBatch();
         continue;
       }
@@ -281,9 +295,28 @@ class RowStream implements pg.Submittable {
     }
   }
 
-  #release(rows: number): void {
-    this.#buffered -= rows;
-    if (this.#paused && this.#buffered < HIGH_WATER_ROWS / 2) {
+  /**
+   * Pauses the socket when too much waits for the consumer. Everything received is queued first,
+   * so that the consumer, which may be waiting already, has it to take: reading resumes only as it
+   * takes events (#release), and a paused socket with nothing queued would stall the statement for
+   * ever (and let Node exit as if the command had finished, since nothing else keeps it alive).
+   */
+  #checkPressure(): void {
+    if (this.#paused) return;
+    if (this.#bufferedRows < HIGH_WATER_ROWS && this.#bufferedBytes < HIGH_WATER_BYTES) return;
+    this.#flushBatch();
+    this.#paused = true;
+    this.onPressure(true);
+  }
+
+  #release(rows: number, bytes: number): void {
+    this.#bufferedRows -= rows;
+    this.#bufferedBytes -= bytes;
+    if (
+      this.#paused &&
+      this.#bufferedRows < HIGH_WATER_ROWS / 2 &&
+      this.#bufferedBytes < HIGH_WATER_BYTES / 2
+    ) {
       this.#paused = false;
       this.onPressure(false);
     }
@@ -294,18 +327,18 @@ class RowStream implements pg.Submittable {
       this.#push({ kind: 'rows', rows: this.#batch });
       this.#batch = [];
     }
-    if (this.#copy.length > 0) {
-      this.#push({
-        kind: 'copy',
-        data: Buffer.concat(this.#copy, this.#copyBytes),
-        messages: this.#copy.length,
-      });
-      this.#copy = [];
-      this.#copyBytes = 0;
-    }
+    this.#flushCopy();
   }
 
-  #push(event: QueuedEvent | Error): void {
+  #flushCopy(): void {
+    if (this.#copy && this.#copyBytes > 0) {
+      this.#push({ kind: 'copy', data: this.#copy.subarray(0, this.#copyBytes) });
+    }
+    this.#copy = undefined;
+    this.#copyBytes = 0;
+  }
+
+  #push(event: QueryEvent | Error): void {
     this.#queue.push(event);
     this.#wakeUp();
   }

@@ -1,9 +1,13 @@
 // Result writers for --format table|json|csv|ndjson. Each consumes the transport's events for one
 // statement at a time and writes as rows arrive; only the table format holds rows back, and only
-// the first screenful, to size its columns.
+// the first screenful, to size its columns. CSV is byte for byte what `psql --csv -q` prints. Every
+// writer counts what it wrote and refuses to end a statement whose command tag counted other rows:
+// a result that did not arrive whole is an error, never a short file.
 
+import { CoderdbError } from '../errors.js';
 import type { Field, RawRow } from '../pgtypes.js';
 import { toJsonValue } from '../pgtypes.js';
+import { CopyCsvToPsql } from './copy-csv.js';
 import type { Sink } from './sink.js';
 
 export const FORMATS = ['table', 'json', 'csv', 'ndjson'] as const;
@@ -12,6 +16,8 @@ export type Format = (typeof FORMATS)[number];
 export interface ResultWriter {
   /** Set when the server can produce this format itself (COPY … TO STDOUT WITH (FORMAT csv)). */
   readonly copyFormat?: 'csv';
+  /** Before the first statement: how many statements follow (json and ndjson say which is which). */
+  begin?(statements: number): Promise<void>;
   /** A COPY result starts; its data follows through raw(). */
   startRaw(): Promise<void>;
   /** A statement that returns rows starts. */
@@ -38,11 +44,48 @@ export function createWriter(format: Format, sink: Sink): ResultWriter {
   }
 }
 
-/** What every writer does the same way: COPY data passes through, and nothing to do at the end. */
+/** Command tags whose count is the number of rows the result carried. */
+const COUNTED_COMMANDS = new Set(['SELECT', 'FETCH', 'COPY']);
+
+/** The error for a result that did not arrive whole; one line, exit status 3. */
+export function incompleteResult(received: number, expected: number): CoderdbError {
+  return new CoderdbError(
+    'connection',
+    'result.incomplete',
+    `the result was not delivered whole: ${received} of ${expected} rows arrived; the output is incomplete`,
+    { hint: 'run the command again' },
+  );
+}
+
+/**
+ * What every writer does the same way: COPY data passes through, statements are numbered, and the
+ * rows written are checked against the command tag's count at the end of each statement.
+ */
 abstract class WriterBase implements ResultWriter {
+  /** Statements in the input; more than one changes the json and ndjson shapes. */
+  protected statements = 1;
+  /** 1-based number of the statement being written. */
+  protected statement = 0;
+  #written = 0;
+
   constructor(protected readonly sink: Sink) {}
-  abstract start(fields: Field[]): Promise<void>;
-  abstract rows(rows: RawRow[]): Promise<void>;
+
+  async begin(statements: number): Promise<void> {
+    this.statements = statements;
+  }
+
+  async start(fields: Field[]): Promise<void> {
+    this.#written = 0;
+    await this.startResult(fields);
+  }
+
+  async rows(rows: RawRow[]): Promise<void> {
+    this.#written += rows.length;
+    await this.writeRows(rows);
+  }
+
+  protected abstract startResult(fields: Field[]): Promise<void>;
+  protected abstract writeRows(rows: RawRow[]): Promise<void>;
 
   async startRaw(): Promise<void> {}
 
@@ -50,31 +93,55 @@ abstract class WriterBase implements ResultWriter {
     await this.sink.write(data);
   }
 
-  async end(_command: string, _rowCount: number | null, _hadFields: boolean): Promise<void> {}
+  async end(command: string, rowCount: number | null, hadFields: boolean): Promise<void> {
+    if (hadFields && rowCount !== null && COUNTED_COMMANDS.has(command) && rowCount !== this.#written) {
+      throw incompleteResult(this.#written, rowCount);
+    }
+    await this.endResult(command, rowCount, hadFields);
+    this.statement += 1;
+  }
+
+  /** Called once a statement's rows are known to be complete. */
+  protected async endResult(_command: string, _rowCount: number | null, _hadFields: boolean): Promise<void> {}
+
   async finish(): Promise<void> {}
 }
 
-// ---- csv: like `psql --csv` (header, RFC 4180 quoting, NULL as an empty field) ----
+// ---- csv: like `psql --csv -q` (header, RFC 4180 quoting, NULL and '' as an empty field) ----
 
 class CsvWriter extends WriterBase {
   readonly copyFormat = 'csv';
-  #results = 0;
+  /** The COPY data of the current statement, made what psql prints. */
+  #copy: CopyCsvToPsql | undefined;
 
-  async start(fields: Field[]): Promise<void> {
-    await this.#separate();
+  /** Results of several statements follow one another, as psql prints them. */
+  protected async startResult(fields: Field[]): Promise<void> {
+    this.#copy = undefined;
     await this.sink.write(`${fields.map((field) => csvField(field.name)).join(',')}\n`);
   }
 
   override async startRaw(): Promise<void> {
-    await this.#separate();
+    this.#copy = new CopyCsvToPsql();
   }
 
-  /** Results of several statements are separated by an empty line, as psql does. */
-  async #separate(): Promise<void> {
-    if (this.#results++ > 0) await this.sink.write('\n');
+  override async raw(data: Buffer): Promise<void> {
+    if (!this.#copy) throw new CoderdbError('internal', 'csv.raw', 'COPY data arrived before its start');
+    await this.sink.write(this.#copy.push(data));
   }
 
-  async rows(rows: RawRow[]): Promise<void> {
+  override async end(command: string, rowCount: number | null, hadFields: boolean): Promise<void> {
+    const copy = this.#copy;
+    if (!copy) return super.end(command, rowCount, hadFields);
+    this.#copy = undefined;
+    copy.end();
+    // The header is one of the records COPY sent; the tag counts the rows.
+    const rows = Math.max(0, copy.records - 1);
+    if (rowCount !== null && rows !== rowCount) throw incompleteResult(rows, rowCount);
+    if (copy.records === 0) throw incompleteResult(0, rowCount ?? 0);
+    this.statement += 1;
+  }
+
+  protected async writeRows(rows: RawRow[]): Promise<void> {
     let text = '';
     for (const row of rows) {
       for (let i = 0; i < row.length; i++) {
@@ -93,44 +160,76 @@ export function csvField(value: string): string {
   return CSV_SPECIAL.test(value) || value === '\\.' ? `"${value.replace(/"/g, '""')}"` : value;
 }
 
-// ---- json: one array of objects per statement that returns rows ----
+// ---- json: one document. One statement: an array of row objects. Several: an array with one
+// object per statement, {"statement": n, "rows": [...], "command": "SELECT", "rowCount": n}
+// ("rows" only for a statement that returns rows). ----
 
 class JsonWriter extends WriterBase {
   #fields: Field[] = [];
   #first = true;
+  /** Several statements: whether one was written already. */
+  #wroteStatement = false;
 
-  async start(fields: Field[]): Promise<void> {
+  protected async startResult(fields: Field[]): Promise<void> {
     this.#fields = fields;
     this.#first = true;
-    await this.sink.write('[');
+    await this.sink.write(this.statements > 1 ? `${this.#opening()}, "rows": [` : '[');
   }
 
-  async rows(rows: RawRow[]): Promise<void> {
+  protected async writeRows(rows: RawRow[]): Promise<void> {
+    const indent = this.statements > 1 ? '    ' : '  ';
     let text = '';
     for (const row of rows) {
-      text += `${this.#first ? '\n' : ',\n'}  ${JSON.stringify(rowObject(this.#fields, row))}`;
+      text += `${this.#first ? '\n' : ',\n'}${indent}${JSON.stringify(rowObject(this.#fields, row))}`;
       this.#first = false;
     }
     await this.sink.write(text);
   }
 
-  override async end(_command: string, _rowCount: number | null, hadFields: boolean): Promise<void> {
-    if (hadFields) await this.sink.write(this.#first ? ']\n' : '\n]\n');
+  protected override async endResult(
+    command: string,
+    rowCount: number | null,
+    hadFields: boolean,
+  ): Promise<void> {
+    if (this.statements <= 1) {
+      if (hadFields) await this.sink.write(this.#first ? ']\n' : '\n]\n');
+      return;
+    }
+    const tail = `"command": ${JSON.stringify(command)}, "rowCount": ${JSON.stringify(rowCount)}}`;
+    if (hadFields) await this.sink.write(`${this.#first ? '' : '\n  '}], ${tail}`);
+    else await this.sink.write(`${this.#opening()}, ${tail}`);
+  }
+
+  /** `{"statement": n` for the statement being written, after a comma when it is not the first. */
+  #opening(): string {
+    // The document opens with its first statement: nothing is written before the database answers.
+    const separator = this.#wroteStatement ? ',\n  ' : '[\n  ';
+    this.#wroteStatement = true;
+    return `${separator}{"statement": ${this.statement + 1}`;
+  }
+
+  override async finish(): Promise<void> {
+    if (this.statements > 1) await this.sink.write(this.#wroteStatement ? '\n]\n' : '[]\n');
   }
 }
 
-// ---- ndjson: one object per line, all statements ----
+// ---- ndjson: one object per line, all statements; with several, {"statement": n, "row": {...}} ----
 
 class NdjsonWriter extends WriterBase {
   #fields: Field[] = [];
 
-  async start(fields: Field[]): Promise<void> {
+  protected async startResult(fields: Field[]): Promise<void> {
     this.#fields = fields;
   }
 
-  async rows(rows: RawRow[]): Promise<void> {
+  protected async writeRows(rows: RawRow[]): Promise<void> {
     let text = '';
-    for (const row of rows) text += `${JSON.stringify(rowObject(this.#fields, row))}\n`;
+    const several = this.statements > 1;
+    const prefix = `{"statement":${this.statement + 1},"row":`;
+    for (const row of rows) {
+      const object = JSON.stringify(rowObject(this.#fields, row));
+      text += several ? `${prefix}${object}}\n` : `${object}\n`;
+    }
     await this.sink.write(text);
   }
 }
@@ -157,7 +256,7 @@ class TableWriter extends WriterBase {
   #count = 0;
   #results = 0;
 
-  async start(fields: Field[]): Promise<void> {
+  protected async startResult(fields: Field[]): Promise<void> {
     this.#fields = fields;
     this.#pending = [];
     this.#widths = undefined;
@@ -165,7 +264,7 @@ class TableWriter extends WriterBase {
     if (this.#results++ > 0) await this.sink.write('\n');
   }
 
-  async rows(rows: RawRow[]): Promise<void> {
+  protected async writeRows(rows: RawRow[]): Promise<void> {
     for (const row of rows) {
       this.#count += 1;
       const cells = row.map((value) => (value === null ? '' : displayText(value)));
@@ -178,7 +277,11 @@ class TableWriter extends WriterBase {
     }
   }
 
-  override async end(command: string, rowCount: number | null, hadFields: boolean): Promise<void> {
+  protected override async endResult(
+    command: string,
+    rowCount: number | null,
+    hadFields: boolean,
+  ): Promise<void> {
     if (!hadFields) {
       await this.sink.write(`${command}${rowCount !== null && command !== 'SELECT' ? ` ${rowCount}` : ''}\n`);
       return;
