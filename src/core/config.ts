@@ -41,6 +41,9 @@ export interface Profile {
   production: boolean;
   statementTimeoutMs: number;
   lockTimeoutMs: number;
+  /** statement_timeout and lock_timeout of every read session; 0 for none. */
+  readStatementTimeoutMs: number;
+  readLockTimeoutMs: number;
 }
 
 export const DEFAULTS: Omit<Profile, 'name'> = {
@@ -60,6 +63,8 @@ export const DEFAULTS: Omit<Profile, 'name'> = {
   production: false,
   statementTimeoutMs: 30_000,
   lockTimeoutMs: 5_000,
+  readStatementTimeoutMs: 300_000,
+  readLockTimeoutMs: 5_000,
 };
 
 /** Profile keys as they are spelled in the config file, with the env variable that overrides each. */
@@ -83,6 +88,8 @@ const FIELDS = {
   production: 'CODERDB_PRODUCTION',
   statementTimeoutMs: 'CODERDB_STATEMENT_TIMEOUT_MS',
   lockTimeoutMs: 'CODERDB_LOCK_TIMEOUT_MS',
+  readStatementTimeoutMs: 'CODERDB_READ_STATEMENT_TIMEOUT_MS',
+  readLockTimeoutMs: 'CODERDB_READ_LOCK_TIMEOUT_MS',
 } as const satisfies Record<keyof Omit<Profile, 'name'>, string>;
 type Field = keyof typeof FIELDS;
 
@@ -219,6 +226,8 @@ function applyLayer(profile: Profile, layer: ProfileOverrides, name: string): vo
         break;
       case 'statementTimeoutMs':
       case 'lockTimeoutMs':
+      case 'readStatementTimeoutMs':
+      case 'readLockTimeoutMs':
         profile[field] = toNumber(raw, field);
         break;
       default:
