@@ -41,6 +41,9 @@ export interface Profile {
   production: boolean;
   statementTimeoutMs: number;
   lockTimeoutMs: number;
+  /** statement_timeout and lock_timeout of every read session; 0 for none. */
+  readStatementTimeoutMs: number;
+  readLockTimeoutMs: number;
   /** Where each value that is not a default came from (for `config show` and safety checks). */
   origins?: Partial<Record<ProfileField, ValueOrigin>>;
 }
@@ -65,6 +68,8 @@ export const DEFAULTS: Omit<Profile, 'name'> = {
   production: false,
   statementTimeoutMs: 30_000,
   lockTimeoutMs: 5_000,
+  readStatementTimeoutMs: 300_000,
+  readLockTimeoutMs: 5_000,
 };
 
 /** Profile keys as they are spelled in the config file, with the env variable that overrides each. */
@@ -88,6 +93,8 @@ const FIELDS = {
   production: 'CODERDB_PRODUCTION',
   statementTimeoutMs: 'CODERDB_STATEMENT_TIMEOUT_MS',
   lockTimeoutMs: 'CODERDB_LOCK_TIMEOUT_MS',
+  readStatementTimeoutMs: 'CODERDB_READ_STATEMENT_TIMEOUT_MS',
+  readLockTimeoutMs: 'CODERDB_READ_LOCK_TIMEOUT_MS',
 } as const satisfies Record<keyof Omit<Profile, 'name' | 'origins'>, string>;
 type Field = keyof typeof FIELDS;
 export type ProfileField = Field;
@@ -232,6 +239,8 @@ function applyLayer(profile: Profile, layer: ProfileOverrides, name: string): vo
         break;
       case 'statementTimeoutMs':
       case 'lockTimeoutMs':
+      case 'readStatementTimeoutMs':
+      case 'readLockTimeoutMs':
         profile[field] = toNumber(raw, field);
         break;
       default:

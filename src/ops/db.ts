@@ -5,9 +5,9 @@
 import type { AuditInput, AuditLog } from '../core/audit.js';
 import type { Profile } from '../core/config.js';
 import { CoderdbError } from '../core/errors.js';
-import type { DisabledLayers } from '../core/layers.js';
+import { type DisabledLayers, layerOn } from '../core/layers.js';
 import { type Field, type JsonValue, type RawRow, toJsonValue } from '../core/pgtypes.js';
-import type { DbSession, QueryEvent, Transport } from '../transport/types.js';
+import type { DbSession, QueryEvent, ReadSessionOptions, Transport } from '../transport/types.js';
 
 export interface Context {
   profile: Profile;
@@ -47,6 +47,11 @@ function idleInWriteMs(statementTimeoutMs: number): number {
   return Math.max(60_000, 2 * Math.trunc(statementTimeoutMs));
 }
 
+/** The timeouts of a read session (the profile's; 0 for none). */
+function readSessionOptions(profile: Profile): ReadSessionOptions {
+  return { statementTimeoutMs: profile.readStatementTimeoutMs, lockTimeoutMs: profile.readLockTimeoutMs };
+}
+
 /** How often a running statement checks that its client is still there. */
 const CLIENT_CHECK_MS = 2_000;
 
@@ -66,6 +71,7 @@ export class Db {
       applicationName,
       ...(context.signal ? { signal: context.signal } : {}),
       ...(context.disabledLayers ? { disabledLayers: context.disabledLayers } : {}),
+      ...(mode === 'read' ? { read: readSessionOptions(context.profile) } : {}),
     });
     const db = new Db(session, context, mode);
     context.onSessionOpen?.({
@@ -106,7 +112,9 @@ export class Db {
 
   async beginTransaction(): Promise<void> {
     if (this.mode === 'read') {
-      await this.run('BEGIN TRANSACTION READ ONLY');
+      // The session is read-only as well (default_transaction_read_only, set by the transport).
+      const readOnly = layerOn(this.context.disabledLayers, 'transaction-read-only');
+      await this.run(readOnly ? 'BEGIN TRANSACTION READ ONLY' : 'BEGIN');
       // Taking a snapshot now makes the read-only mode final: PostgreSQL refuses to switch a
       // transaction to read-write once a query has run in it.
       await this.run(

@@ -8,19 +8,28 @@ import { CoderdbError } from '../core/errors.js';
 import { type Field, type RawRow, typeFromOid } from '../core/pgtypes.js';
 import { fromPgError } from './pg-errors.js';
 import { describeTarget, type PgTarget, toClientConfig } from './pg-url.js';
+import {
+  controlsTransaction,
+  endsTransaction,
+  isMultipleStatementsError,
+  multipleStatements,
+  SESSION_SETTINGS,
+  SettingsWatch,
+  sendsSingleStatements,
+  setupStatements,
+  teardownStatement,
+  transactionEnded,
+  WATCH_QUERY,
+  watchedValues,
+  watchesSettings,
+} from './session-guard.js';
 import type { DbSession, OpenOptions, QueryEvent, ServerInfo, Transport } from './types.js';
 
 const BATCH_ROWS = 1000;
 const CLOSE_TIMEOUT_MS = 5000;
 
-/**
- * Session settings that make text output the same on every server and every transport, and that
- * make the server read SQL exactly as the guard's parser did: a role or database could otherwise
- * turn standard_conforming_strings off or pick an encoding in which a backslash ends a string.
- */
-export const SESSION_SETUP =
-  "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, MDY'; SET IntervalStyle = 'postgres'; " +
-  "SET standard_conforming_strings = on; SET client_encoding = 'UTF8'";
+/** The session settings as one text, for callers that show or compare them (see SESSION_SETTINGS). */
+export const SESSION_SETUP = SESSION_SETTINGS.join('; ');
 export const SERVER_INFO_QUERY =
   "SELECT current_setting('server_version_num')::int AS num, current_setting('server_version') AS version, " +
   'current_database() AS database, current_user AS "user"';
@@ -48,13 +57,15 @@ export function directTransport(options: DirectTransportOptions): Transport {
 async function connect(target: PgTarget, transport: TransportName, options: OpenOptions): Promise<DbSession> {
   const where = describeTarget(target);
   const config = toClientConfig(target, options.applicationName ?? 'coderdb');
+  // Every ParameterStatus the server sends, from the start-up on: the settings watch's baseline.
+  const reported = new Map<string, string>();
   let client: pg.Client;
   try {
-    client = await connectClient(config);
+    client = await connectClient(config, reported);
   } catch (error) {
     // libpq's sslmode=prefer falls back to plain text when the server has no TLS; do the same.
     if (target.sslmode === 'prefer' && config.ssl && /does not support SSL/i.test(String(error))) {
-      client = await connectClient({ ...config, ssl: false }).catch((retry: unknown) => {
+      client = await connectClient({ ...config, ssl: false }, reported).catch((retry: unknown) => {
         throw fromPgError(retry, where);
       });
     } else {
@@ -62,31 +73,43 @@ async function connect(target: PgTarget, transport: TransportName, options: Open
     }
   }
   try {
-    const results = (await client.query(
-      `${SESSION_SETUP}; ${SERVER_INFO_QUERY}`,
-    )) as unknown as pg.QueryResult[];
-    const info = results.at(-1)!.rows[0] as { num: number; version: string; database: string; user: string };
-    const server: ServerInfo = {
-      versionNum: info.num,
-      version: info.version,
-      database: info.database,
-      user: info.user,
+    const session = new PgSession(client, transport, where, options, reported);
+    // One statement per message, these included (see session-guard.ts).
+    for (const statement of setupStatements(options)) await session.quiet(statement);
+    const [info] = await session.quiet(SERVER_INFO_QUERY);
+    session.server = {
+      versionNum: Number(info?.[0]),
+      version: info?.[1] ?? '',
+      database: info?.[2] ?? '',
+      user: info?.[3] ?? '',
     };
-    const session = new PgSession(client, server, transport, where);
+    if (watchesSettings(options)) await session.startWatch();
     session.abortOn(options.signal);
     return session;
   } catch (error) {
     await client.end().catch(() => undefined);
-    throw fromPgError(error, where);
+    throw error instanceof CoderdbError ? error : fromPgError(error, where);
   }
 }
 
-async function connectClient(config: pg.ClientConfig): Promise<pg.Client> {
+async function connectClient(config: pg.ClientConfig, reported: Map<string, string>): Promise<pg.Client> {
   const client = new pg.Client(config);
   // A dropped connection surfaces through the running query; this keeps it from crashing the process.
   client.on('error', () => undefined);
+  connectionOf(client).on('parameterStatus', (message: { parameterName: string; parameterValue: string }) => {
+    reported.set(message.parameterName, message.parameterValue);
+  });
   await client.connect();
   return client;
+}
+
+interface PgConnection {
+  stream: NodeJS.ReadableStream & { destroy(): void; cork?(): void; uncork?(): void };
+  on(event: string, listener: (message: never) => void): void;
+}
+
+function connectionOf(client: pg.Client): PgConnection {
+  return (client as unknown as { connection: PgConnection }).connection;
 }
 
 /**
@@ -100,8 +123,16 @@ const COPY_BLOCK_BYTES = 64 * 1024;
 
 class PgSession implements DbSession {
   readonly copyOut = true;
+  server: ServerInfo = { versionNum: 0, version: '', database: '', user: '' };
   readonly #notices: QueryEvent[] = [];
+  readonly #singleStatement: boolean;
+  readonly #teardown: string | undefined;
   #broken: Error | undefined;
+  /** Set once the session is set up, for read sessions (see session-guard.ts). */
+  #watch: SettingsWatch | undefined;
+  #reportedWatch: SettingsWatch | undefined;
+  /** Why the watch ended the session; every later statement fails with it. */
+  #watchFailure: CoderdbError | undefined;
 
   #interrupted: CoderdbError | undefined;
   #signal: AbortSignal | undefined;
@@ -113,10 +144,13 @@ class PgSession implements DbSession {
 
   constructor(
     private readonly client: pg.Client,
-    readonly server: ServerInfo,
     readonly transport: TransportName,
     private readonly where: string,
+    options: OpenOptions,
+    private readonly reported: ReadonlyMap<string, string>,
   ) {
+    this.#singleStatement = sendsSingleStatements(options);
+    this.#teardown = teardownStatement(options);
     client.on('notice', (notice) => {
       this.#notices.push({
         kind: 'notice',
@@ -124,13 +158,27 @@ class PgSession implements DbSession {
         message: notice.message ?? '',
       });
     });
+    // A watched setting changing under a statement ends the session there and then: nothing more
+    // is sent on it, and the server, seeing its client gone, rolls the transaction back.
+    connectionOf(client).on(
+      'parameterStatus',
+      (message: { parameterName: string; parameterValue: string }) => {
+        const failure = this.#reportedWatch?.check(message.parameterName, message.parameterValue);
+        if (failure) this.#endByWatch(failure);
+      },
+    );
   }
 
-  /**
-   * The server streams the whole result (simple query protocol) while we consume it, so producing
-   * and consuming overlap; when we fall behind, the socket is paused and TCP flow control holds the
-   * server back. Memory stays bounded by HIGH_WATER_ROWS.
-   */
+  /** Records the watched settings as the set-up left them; from now on a change ends the session. */
+  async startWatch(): Promise<void> {
+    const [row] = await this.quiet(WATCH_QUERY);
+    if (!row) throw new CoderdbError('internal', 'session.watch', 'the server did not report its settings');
+    this.#watch = new SettingsWatch(watchedValues(row));
+    // ParameterStatus is compared with what the server reported before (PGlite, for one, reports
+    // session_authorization as an empty string), the query's row with the query's first row.
+    this.#reportedWatch = new SettingsWatch(this.reported);
+  }
+
   /**
    * Closes the connection when `signal` aborts: the server sees its client gone, rolls back an
    * open transaction at once and, on PostgreSQL 14+, stops a running statement.
@@ -140,12 +188,58 @@ class PgSession implements DbSession {
     signal?.addEventListener('abort', this.#onAbort, { once: true });
   }
 
+  /** Runs one statement of coderdb's own and returns its rows (small results only). */
+  async quiet(sql: string): Promise<RawRow[]> {
+    const rows: RawRow[] = [];
+    for await (const event of this.#statement(sql)) if (event.kind === 'rows') rows.push(...event.rows);
+    return rows;
+  }
+
   async *execute(sql: string): AsyncGenerator<QueryEvent> {
+    const before = this.client.getTransactionStatus();
+    const commands: string[] = [];
+    for await (const event of this.#statement(sql)) {
+      if (event.kind === 'done') commands.push(event.command);
+      yield event;
+    }
+    if (this.#watch) await this.#checkAfter(before, commands);
+  }
+
+  /**
+   * After a statement of a watched session: a transaction that ended without a statement that
+   * ends transactions (a COMMIT smuggled into the text) ends the session, and so does a watched
+   * setting that changed without the server reporting it (the role; older servers).
+   */
+  async #checkAfter(before: string | null, commands: string[]): Promise<void> {
+    const after = this.client.getTransactionStatus();
+    const legitimateEnd = commands.length === 1 && endsTransaction(commands[0]!);
+    if ((before === 'T' || before === 'E') && after === 'I' && !legitimateEnd) {
+      this.#endByWatch(transactionEnded());
+    }
+    if (this.#watchFailure) throw this.#watchFailure;
+    // Nothing runs in a failed transaction until it is rolled back; transaction control changes
+    // no watched setting that was not reported already (ROLLBACK can only restore them).
+    if (after === 'E' || (commands.length === 1 && controlsTransaction(commands[0]!))) return;
+    const [row] = await this.quiet(WATCH_QUERY);
+    const failure = row ? this.#watch?.checkRow(row) : transactionEnded();
+    if (failure) {
+      this.#endByWatch(failure);
+      throw failure;
+    }
+  }
+
+  #endByWatch(failure: CoderdbError): void {
+    this.#watchFailure ??= failure;
+    this.#broken ??= failure;
+    this.#destroySocket();
+  }
+
+  async *#statement(sql: string): AsyncGenerator<QueryEvent> {
     if (this.#interrupted) throw this.#interrupted;
+    if (this.#watchFailure) throw this.#watchFailure;
     if (this.#broken) throw fromPgError(this.#broken, this.where);
-    const stream = new RowStream(sql);
-    const socket = (this.client as unknown as { connection: { stream: NodeJS.ReadableStream } }).connection
-      .stream;
+    const stream = new RowStream(sql, this.#singleStatement);
+    const socket = connectionOf(this.client).stream;
     stream.onPressure = (high) => (high ? socket.pause() : socket.resume());
     this.client.query(stream);
     let completed = false;
@@ -153,10 +247,16 @@ class PgSession implements DbSession {
       for (;;) {
         const event = await stream.next();
         yield* this.#drainNotices();
+        if (this.#watchFailure) {
+          completed = true;
+          throw this.#watchFailure;
+        }
         if (event === undefined) break;
         if (event instanceof Error) {
           completed = true;
-          throw this.#interrupted ?? fromPgError(event, this.where);
+          if (this.#interrupted) throw this.#interrupted;
+          if (this.#singleStatement && isMultipleStatementsError(event)) throw multipleStatements();
+          throw fromPgError(event, this.where);
         }
         yield event;
       }
@@ -174,7 +274,7 @@ class PgSession implements DbSession {
   }
 
   #destroySocket(): void {
-    (this.client as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
+    connectionOf(this.client).stream.destroy();
   }
 
   *#drainNotices(): Generator<QueryEvent> {
@@ -187,15 +287,27 @@ class PgSession implements DbSession {
     const timeout = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, CLOSE_TIMEOUT_MS);
     });
-    await Promise.race([this.client.end().catch(() => undefined), timeout]);
+    const closing = async () => {
+      if (this.#teardown && !this.#broken && this.client.getTransactionStatus() === 'I') {
+        await this.quiet(this.#teardown).catch(() => undefined);
+      }
+      await this.client.end().catch(() => undefined);
+    };
+    await Promise.race([closing(), timeout]);
     clearTimeout(timer);
   }
 }
 
 /**
- * A node-postgres Submittable for one statement over the simple query protocol that hands rows over
- * as a queue of events instead of collecting them: `fields` once, `rows` in batches, `done` with
- * the command tag, or an Error. The client calls the handle* methods as messages arrive.
+ * A node-postgres Submittable for one statement that hands rows over as a queue of events instead
+ * of collecting them: `fields` once, `rows` in batches, `done` with the command tag, or an Error.
+ * The client calls the handle* methods as messages arrive.
+ *
+ * The statement travels in the extended query protocol (Parse, Bind, Describe, Execute with no row
+ * limit, Sync), in which the server itself refuses text that holds more than one statement: so no
+ * reading of the text by the server, however it differs from the guard's, can smuggle a COMMIT and
+ * a write after the statement the guard saw. Back-pressure works as before: the socket is paused.
+ * (The simple query protocol is there only for the tests that switch the single-statement layer off.)
  */
 class RowStream implements pg.Submittable {
   onPressure: (high: boolean) => void = () => undefined;
@@ -211,10 +323,28 @@ class RowStream implements pg.Submittable {
   #ended = false;
   #wake: (() => void) | undefined;
 
-  constructor(private readonly text: string) {}
+  constructor(
+    private readonly text: string,
+    private readonly extended = true,
+  ) {}
 
-  submit(connection: { query(text: string): void }): void {
-    connection.query(this.text);
+  submit(pgConnection: pg.Connection): void {
+    const connection = pgConnection as unknown as ExtendedConnection;
+    if (!this.extended) {
+      connection.query(this.text);
+      return;
+    }
+    // Corked, so that the five messages leave in one packet.
+    connection.stream.cork?.();
+    try {
+      connection.parse({ text: this.text, name: '', types: [] });
+      connection.bind({ portal: '', statement: '', values: [] });
+      connection.describe({ type: 'P', name: '' });
+      connection.execute({ portal: '', rows: 0 });
+      connection.sync();
+    } finally {
+      connection.stream.uncork?.();
+    }
   }
 
   handleRowDescription(message: { fields: pg.FieldDef[] }): void {
@@ -348,6 +478,17 @@ class RowStream implements pg.Submittable {
     this.#wake = undefined;
     wake?.();
   }
+}
+
+/** The part of node-postgres's Connection that sends protocol messages. */
+interface ExtendedConnection {
+  stream: { cork?(): void; uncork?(): void };
+  query(text: string): void;
+  parse(message: { text: string; name: string; types: number[] }): void;
+  bind(message: { portal: string; statement: string; values: unknown[] }): void;
+  describe(message: { type: 'P' | 'S'; name: string }): void;
+  execute(message: { portal: string; rows: number }): void;
+  sync(): void;
 }
 
 function toField(field: pg.FieldDef): Field {

@@ -50,6 +50,18 @@ export interface OpenOptions {
   signal?: AbortSignal;
   /** Test-only (see src/core/layers.ts): defence layers switched off. */
   disabledLayers?: DisabledLayers;
+  /**
+   * A read session (src/transport/session-guard.ts): read-only at the session level, with these
+   * timeouts, and ended when a watched setting changes. Absent: a session that may write.
+   */
+  read?: ReadSessionOptions;
+}
+
+export interface ReadSessionOptions {
+  /** statement_timeout for the whole session; 0 for none. */
+  statementTimeoutMs: number;
+  /** lock_timeout for the whole session; 0 for none. */
+  lockTimeoutMs: number;
 }
 
 export interface Transport {

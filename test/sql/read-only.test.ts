@@ -261,7 +261,17 @@ describe.each(ENGINES)('both locks on $name', (engine) => {
       const hidden = String.raw`SELECT 'x\' , ' , pg_try_advisory_xact_lock(4242) AS hidden -- '`;
       const [statement] = await analyze(hidden);
       expect(statement!.effect).toBe('read');
-      const db = await Db.begin(context, 'read');
+      // The settings watch ends the session at the SET; without it, the server reads a call.
+      const watched = await Db.begin(context, 'read');
+      try {
+        await expect(watched.run('SET standard_conforming_strings = off')).rejects.toMatchObject({
+          code: 'session.setting-changed',
+        });
+      } finally {
+        await watched.close();
+      }
+      const unwatched = { ...context, disabledLayers: new Set(['settings-watch'] as const) };
+      const db = await Db.begin(unwatched, 'read');
       try {
         await db.run('SET standard_conforming_strings = off');
         const result = await db.all(hidden);
