@@ -21,7 +21,7 @@ export interface ReachableNames {
   /** Names that may be one-argument calls in attribute notation. */
   attributes: string[];
   operators: QualifiedName[];
-  /** Types values are cast to. */
+  /** Types values are cast to (`x::t`, `CAST(x AS t)`, `t 'literal'`). */
   types: QualifiedName[];
   /** Relations read. */
   relations: QualifiedName[];
@@ -86,9 +86,12 @@ export function reachableNames(type: string, node: Record<string, unknown>): Rea
         // CASE x WHEN y compares with =.
         if (child.arg) add('operators', { name: '=' });
         break;
-      case 'TypeName':
-        add('types', qualified(strings(child.names)));
+      case 'TypeCast': {
+        // A TypeCast's typeName is a bare TypeName (no node of its own in the tree).
+        const typeName = child.typeName as { names?: unknown } | undefined;
+        add('types', qualified(strings(typeName?.names)));
         break;
+      }
       case 'RangeVar':
         add(
           'relations',

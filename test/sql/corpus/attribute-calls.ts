@@ -161,6 +161,8 @@ export const ATTRIBUTE_CALLS: GuardCase[] = [
         sql: build(target.fn, columnOf(target.fn, target.arg)),
         expect: 'write',
         why: target.why,
+        // A branch never taken is never run, so PostgreSQL has nothing to refuse there.
+        ...(target.server === 'refuses' && form.includes('never-taken') ? { server: 'undone' as const } : {}),
         ...(target.server && target.server !== 'refuses' ? { server: target.server } : {}),
       }),
     ),
