@@ -2,12 +2,14 @@
 // statement's rows streamed to a writer as they arrive. Writes go through the plan/apply path.
 
 import { CoderdbError } from '../core/errors.js';
+import { layerOn } from '../core/layers.js';
 import type { ResultWriter } from '../core/output/formats.js';
 import type { Field } from '../core/pgtypes.js';
 import { type AnalyzedStatement, analyze, enforce, possibleOutputNames } from '../sql/guard.js';
 import { locate } from '../sql/parser.js';
 import { isSecretColumn } from './coder/secrets.js';
 import { type Context, Db } from './db.js';
+import { enforceFunctionCatalog } from './function-policy.js';
 import { derivedSecretNames, type Redaction, redactionFor } from './redaction.js';
 
 export interface ReadOptions {
@@ -35,10 +37,23 @@ export async function runAnalyzedRead(
   writer: ResultWriter,
   options: ReadOptions = {},
 ): Promise<void> {
-  enforce(statements, { write: false });
+  if (layerOn(context.disabledLayers, 'guard')) enforce(statements, { write: false });
   await writer.begin?.(statements.length);
-  await streamStatements(await Db.begin(context, 'read'), statements, writer, { ...options, sql });
+  const db = await Db.begin(context, 'read');
+  await checkFunctionCatalog(db, statements);
+  await streamStatements(db, statements, writer, { ...options, sql });
   await writer.finish();
+}
+
+/** The function-catalog layer: the live catalog judges every function the statements can reach. */
+async function checkFunctionCatalog(db: Db, statements: AnalyzedStatement[]): Promise<void> {
+  if (!layerOn(db.context.disabledLayers, 'function-catalog')) return;
+  try {
+    await enforceFunctionCatalog(db, statements);
+  } catch (error) {
+    await db.close();
+    throw error;
+  }
 }
 
 /** Runs checked statements in an open read session, one after the other, and closes it. */

@@ -135,6 +135,59 @@ const WRITING_FUNCTIONS: Record<string, string> = {
   pg_wal_replay_resume: 'resumes WAL replay',
   pg_stat_reset_subscription_stats: 'resets statistics',
   pg_stat_statements_reset: 'resets statistics',
+  pg_stat_reset_backend_stats: 'resets statistics',
+  pg_stat_statements_reset_all: 'resets statistics',
+  pg_stat_reset_all: 'resets statistics',
+  pg_clear_attribute_stats: 'changes planner statistics',
+  pg_clear_relation_stats: 'changes planner statistics',
+  pg_restore_attribute_stats: 'changes planner statistics',
+  pg_restore_relation_stats: 'changes planner statistics',
+  pg_nextoid: 'advances the OID counter',
+  pg_advisory_unlock: 'releases a session lock',
+  pg_advisory_unlock_shared: 'releases a session lock',
+  pg_advisory_unlock_all: 'releases session locks',
+  pg_signal_backend: 'signals a database session',
+  pg_rotate_logfile_old: 'rotates the server log',
+  pg_log_standby_snapshot: 'writes to the WAL',
+  pg_sync_replication_slots: 'changes replication slots',
+  pg_replication_origin_session_progress: 'reads and may flush a replication origin',
+  pg_logical_slot_peek_changes: 'decodes the WAL through a replication slot',
+  pg_logical_slot_peek_binary_changes: 'decodes the WAL through a replication slot',
+  pg_export_snapshot: 'exports a snapshot to other sessions',
+  pg_prewarm: 'loads relations into the server cache',
+  lo_close: 'uses a large object descriptor',
+  lo_lseek: 'uses a large object descriptor',
+  lo_lseek64: 'uses a large object descriptor',
+  loread: 'uses a large object descriptor',
+  // Server files: reading them is refused as COPY … FROM a file is.
+  pg_read_file: 'reads a file on the database server',
+  pg_read_binary_file: 'reads a file on the database server',
+  pg_read_file_old: 'reads a file on the database server',
+  pg_file_read: 'reads a file on the database server',
+  pg_stat_file: 'reads a file on the database server',
+  pg_ls_dir: 'lists a directory on the database server',
+  pg_ls_logdir: 'lists a directory on the database server',
+  pg_ls_waldir: 'lists a directory on the database server',
+  pg_ls_tmpdir: 'lists a directory on the database server',
+  pg_ls_archive_statusdir: 'lists a directory on the database server',
+  pg_ls_replslotdir: 'lists a directory on the database server',
+  pg_ls_logicalsnapdir: 'lists a directory on the database server',
+  pg_ls_logicalmapdir: 'lists a directory on the database server',
+  pg_ls_summariesdir: 'lists a directory on the database server',
+  pg_logdir_ls: 'lists a directory on the database server',
+  pg_current_logfile: 'reads a file on the database server',
+  // Extensions that run SQL text, or act outside the database (pg_cron, pg_background, RDS).
+  schedule: 'schedules SQL to run later, outside this transaction',
+  schedule_in_database: 'schedules SQL to run later, outside this transaction',
+  alter_job: 'changes a scheduled job',
+  unschedule: 'changes a scheduled job',
+  pg_background_launch: 'runs the SQL text it is given in another session',
+  pg_background_result: 'reads the result of SQL run in another session',
+  query_export_to_s3: 'runs the SQL text it is given and writes the result to S3',
+  table_import_from_s3: 'writes rows read from S3',
+  invoke: 'invokes an AWS Lambda function',
+  dblink_exec_u: 'runs SQL on another server, outside this transaction',
+  dblink_get_result: 'reads the result of SQL run on another server',
   brin_summarize_new_values: 'writes to an index',
   brin_summarize_range: 'writes to an index',
   brin_desummarize_range: 'writes to an index',
@@ -162,6 +215,26 @@ const PROTECTED_SETTINGS = new Set([
  * string literal.
  */
 const LEXICAL_SETTINGS = new Set(['standard_conforming_strings', 'client_encoding']);
+
+/**
+ * coderdb's own limits on a session: how long a statement, a lock wait or an idle transaction may
+ * last, and how often the server checks that coderdb is still there. SQL may not change them in
+ * either mode (`SET statement_timeout = 0` would lift the limit; RESET would restore the server's).
+ */
+export const TIMEOUT_SETTINGS = new Set([
+  'statement_timeout',
+  'lock_timeout',
+  'idle_in_transaction_session_timeout',
+  'client_connection_check_interval',
+  'transaction_timeout',
+]);
+
+/** System views that read the server's configuration files, as pg_read_file would. */
+const FILE_VIEWS: Record<string, string> = {
+  pg_hba_file_rules: 'reads pg_hba.conf on the database server',
+  pg_ident_file_mappings: 'reads pg_ident.conf on the database server',
+  pg_file_settings: 'reads the configuration files of the database server',
+};
 
 /** Statements PostgreSQL refuses inside a transaction block, or that change the server itself. */
 const OUTSIDE_TRANSACTION: Record<string, string> = {
@@ -317,6 +390,8 @@ async function classify(raw: RawStatement, index: number): Promise<AnalyzedState
   walk(raw.node, (type, node) => {
     if (type === 'FuncCall') {
       checkFunction(node, write, forbid);
+    } else if (type === 'ColumnRef' || type === 'A_Indirection') {
+      for (const name of attributeCallNames(type, node)) checkAttributeCall(name, write);
     } else if (type in DML) {
       write(`contains a data-modifying ${type.replace('Stmt', '').toUpperCase()}`);
       if ((type === 'UpdateStmt' || type === 'DeleteStmt') && !selectsRows(node)) {
@@ -335,6 +410,10 @@ async function classify(raw: RawStatement, index: number): Promise<AnalyzedState
         statement.hasWritingCte = true;
         write(`WITH clause contains a data-modifying ${inner.replace('Stmt', '').toUpperCase()}`);
       }
+    } else if (type === 'RangeVar') {
+      const schema = node.schemaname === undefined ? 'pg_catalog' : String(node.schemaname);
+      const view = FILE_VIEWS[String(node.relname)];
+      if (view && schema === 'pg_catalog') write(`${String(node.relname)} ${view}`);
     } else if (type === 'LockingClause') {
       write('SELECT … FOR UPDATE/SHARE locks rows');
     }
@@ -418,8 +497,40 @@ function checkFunction(
       forbid(`setting ${setting} would change how the server reads the SQL that follows`);
     } else if (PROTECTED_SETTINGS.has(setting)) {
       forbid(`setting ${setting} would change the read-only mode or identity of the session`);
+    } else if (TIMEOUT_SETTINGS.has(setting)) {
+      forbid(timeoutReason(setting));
     }
   }
+}
+
+const timeoutReason = (setting: string) =>
+  `${setting} is one of coderdb's own limits on the session; SQL may not change it`;
+
+/**
+ * The names in a column reference or a field selection that PostgreSQL may read as a function
+ * applied to the value before them: `x.f` is `f(x)` when `x` is a table (its whole row) and `f` is
+ * not one of its columns; `(expr).f` is `f(expr)` when `f` is not a field of `expr`'s type (any
+ * type: `(pid).pg_terminate_backend`). A lone name (`f`) is always a column or a table.
+ */
+export function attributeCallNames(type: string, node: Record<string, unknown>): string[] {
+  const names = (list: unknown) =>
+    ((list as PgNode[] | undefined) ?? []).map(
+      (field) => (field.String as { sval?: string } | undefined)?.sval,
+    );
+  if (type === 'ColumnRef') {
+    const fields = names(node.fields);
+    const last = fields.at(-1);
+    return fields.length >= 2 && last !== undefined ? [last] : [];
+  }
+  return names(node.indirection).filter((name): name is string => name !== undefined);
+}
+
+function checkAttributeCall(name: string, write: (reason: string) => void): void {
+  const lower = name.toLowerCase();
+  const effect = lower === 'ts_rewrite' ? undefined : WRITING_FUNCTIONS[lower];
+  // Called this way a function gets one argument; set_config and its kind need more, but the name
+  // alone is refused: the guard does not know the types that would make the call resolve.
+  if (effect) write(`.${name} calls ${lower}(), which ${effect}`);
 }
 
 /** The value of a string literal, possibly cast ('x'::text), else undefined. */
@@ -441,6 +552,8 @@ function checkSet(node: Record<string, unknown>, forbid: (reason: string) => voi
     forbid(`setting ${name} would change the read-only mode or identity of the session`);
   } else if (LEXICAL_SETTINGS.has(name)) {
     forbid(`setting ${name} would change how the server reads the SQL that follows`);
+  } else if (TIMEOUT_SETTINGS.has(name)) {
+    forbid(timeoutReason(name));
   }
 }
 
@@ -450,7 +563,7 @@ function checkCopy(node: Record<string, unknown>, forbid: (reason: string) => vo
   else if (node.is_from) forbid('COPY FROM STDIN is not supported; use INSERT');
 }
 
-function hasExplainOption(node: Record<string, unknown>, option: string): boolean {
+export function hasExplainOption(node: Record<string, unknown>, option: string): boolean {
   const options = (node.options as PgNode[] | undefined) ?? [];
   return options.some((entry) => {
     const def = entry.DefElem as { defname?: string; arg?: PgNode } | undefined;

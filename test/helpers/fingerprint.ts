@@ -4,6 +4,9 @@
 
 import pg from 'pg';
 
+/** Server files hostile inputs name as targets; the fingerprint checks that none appears. */
+export const FILE_TARGETS = ['/tmp/coderdb-guard-test', '/tmp/coderdb-pwned', '/tmp/coderdb-corpus-out'];
+
 const USER_SCHEMAS = `n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
   AND n.nspname NOT LIKE 'pg\\_temp\\_%' AND n.nspname NOT LIKE 'pg\\_toast\\_temp\\_%'`;
 
@@ -78,6 +81,33 @@ const CATALOG: [string, string][] = [
   ['databases', 'SELECT datname FROM pg_catalog.pg_database ORDER BY 1'],
   ['prepared transactions', 'SELECT gid FROM pg_catalog.pg_prepared_xacts ORDER BY 1'],
   ['replication slots', 'SELECT slot_name FROM pg_catalog.pg_replication_slots ORDER BY 1'],
+  ['replication origins', 'SELECT roname FROM pg_catalog.pg_replication_origin ORDER BY 1'],
+  // Statistics counters a read cannot move (scan counters it does), but a write, even one rolled
+  // back, or a reset does; and when each kind of statistics was last reset.
+  [
+    'table statistics',
+    `SELECT relname, n_tup_ins, n_tup_upd, n_tup_del, n_live_tup FROM pg_catalog.pg_stat_user_tables
+     ORDER BY 1`,
+  ],
+  [
+    'statistics resets',
+    `SELECT (SELECT stats_reset FROM pg_catalog.pg_stat_database WHERE datname = current_database())::text,
+            (SELECT stats_reset FROM pg_catalog.pg_stat_bgwriter)::text,
+            (SELECT stats_reset FROM pg_catalog.pg_stat_archiver)::text`,
+  ],
+  ['wal statistics reset', 'SELECT stats_reset::text FROM pg_catalog.pg_stat_wal'],
+  ['slru statistics resets', 'SELECT name, stats_reset::text FROM pg_catalog.pg_stat_slru ORDER BY 1'],
+  // Files: the top of the data directory (COPY … TO a relative name lands there), the slots'
+  // directory, and the absolute paths the corpus names as targets.
+  [
+    'data directory',
+    `SELECT name FROM pg_catalog.pg_ls_dir('.') AS name WHERE name NOT LIKE 'pgsql_tmp%' ORDER BY 1`,
+  ],
+  ['replication slot files', `SELECT name FROM pg_catalog.pg_ls_dir('pg_replslot') AS name ORDER BY 1`],
+  [
+    'target files',
+    `SELECT path, (pg_catalog.pg_stat_file(path, true)).size FROM unnest(ARRAY[${FILE_TARGETS.map((path) => `'${path}'`).join(', ')}]) AS path ORDER BY 1`,
+  ],
 ];
 
 /** Every table's rows (md5, in order), every sequence's state, large objects, catalog and settings. */
@@ -113,4 +143,44 @@ export async function fingerprint(url: string): Promise<Record<string, string>> 
   } finally {
     await client.end().catch(() => undefined);
   }
+}
+
+/** The application name of the bystander session, which the corpus's hostile inputs aim at. */
+export const BYSTANDER = 'coderdb-bystander';
+
+export interface Bystander {
+  /** Undefined while the session is alive and still answers as the same backend, else why not. */
+  problem(): Promise<string | undefined>;
+  close(): Promise<void>;
+}
+
+/** Another session on the database, open while inputs run: none of them may end it. */
+export async function openBystander(url: string): Promise<Bystander> {
+  const client = new pg.Client({
+    connectionString: url,
+    connectionTimeoutMillis: 10_000,
+    application_name: BYSTANDER,
+    query_timeout: 10_000,
+  });
+  let lost: string | undefined;
+  client.on('error', (error) => {
+    lost = error.message;
+  });
+  client.on('end', () => {
+    lost ??= 'the connection ended';
+  });
+  await client.connect();
+  const pid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+  return {
+    async problem() {
+      if (lost) return `the bystander session was lost: ${lost}`;
+      try {
+        const now = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+        return now === pid ? undefined : `the bystander now answers as backend ${now}, not ${pid}`;
+      } catch (error) {
+        return `the bystander session does not answer: ${(error as Error).message}`;
+      }
+    },
+    close: () => client.end().catch(() => undefined),
+  };
 }

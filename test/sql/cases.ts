@@ -35,6 +35,11 @@ export interface GuardCase {
   /** For write: how PostgreSQL treats it without the guard (default `refuses`). For read: set to
    * `refuses` when PostgreSQL refuses it anyway (a user-defined function the guard cannot see). */
   server?: ServerBehaviour;
+  /** For read: the function-catalog layer refuses it (the live catalog knows what the guard cannot:
+   * a volatile or opaque user function, a view over one, a volatile operator or cast). */
+  catalog?: boolean;
+  /** The outcome with --write is another layer's business (all-rows detection): not checked. */
+  withWrite?: 'unchecked';
   /** Engines read-only.test.ts does not send it to, and why (a defect outside the guard). */
   skip?: { engines: ('pglite' | 'postgres')[]; why: string };
 }
@@ -149,7 +154,13 @@ export const CASES: GuardCase[] = [
   { name: 'several reads', sql: 'SELECT 1; SELECT 2;; SELECT 3;', expect: 'read' },
   { name: 'leading and trailing semicolons', sql: ';;SELECT 1;;', expect: 'read' },
   { name: 'session SET of a harmless setting', sql: 'SET search_path = public, pg_catalog', expect: 'read' },
-  { name: 'SET LOCAL timeout', sql: "SET LOCAL statement_timeout = '5s'", expect: 'read' },
+  {
+    name: 'SET LOCAL timeout',
+    sql: "SET LOCAL statement_timeout = '5s'",
+    expect: 'forbidden',
+    why: /coderdb's own limits/,
+    server: 'undone',
+  },
   { name: 'RESET one setting', sql: 'RESET search_path', expect: 'read' },
   { name: 'LISTEN and UNLISTEN', sql: 'LISTEN coderdb_test; UNLISTEN *', expect: 'read' },
   {
@@ -237,12 +248,14 @@ export const CASES: GuardCase[] = [
     sql: 'SELECT bump()',
     expect: 'read',
     server: 'refuses',
+    catalog: true,
   },
   {
     name: 'user function that deletes (the guard cannot see inside)',
     sql: 'SELECT wipe()',
     expect: 'read',
     server: 'refuses',
+    catalog: true,
   },
 
   // ---- several statements ----

@@ -1,0 +1,138 @@
+// The hostile corpus over exec (psql in the emulated task, over the SSM data channel) and tunnel
+// (SSM port forwarding), through the library's read path against a sandbox whose database also
+// holds the corpus fixture (in a schema of its own, first on the search path, beside Coder's).
+//
+// The matrix, to stay within a few minutes on two cores (an exec session costs an ECS Exec start
+// and a psql; direct runs the full corpus on both engines in read-only.test.ts):
+//   exec   : full corpus on PGlite, every 4th input on PostgreSQL 15
+//   tunnel : full corpus on PostgreSQL 15, every 4th input on PGlite
+// Inputs over 64 KiB are left to direct (exec carries them at ~1 MB/s). For each run the outcome
+// must be the one direct gives, the bystander session must stay alive, and the fingerprint of the
+// database must not change.
+
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type CoderdbContext, createContext } from '../../src/context.js';
+import { DEFAULTS, type Profile, SANDBOX_PROFILE, type TransportName } from '../../src/core/config.js';
+import { Secret } from '../../src/core/secret.js';
+import { analyze } from '../../src/sql/guard.js';
+import { type Bystander, fingerprint, openBystander } from '../helpers/fingerprint.js';
+import { startSandbox, type TestSandbox } from '../helpers/sandbox.js';
+import { CountingWriter, FIXTURE, mismatch, type Observed, runRead } from './corpus/harness.js';
+import { CORPUS_CASES } from './corpus/index.js';
+
+const LARGE = 64 * 1024;
+
+interface Run {
+  transport: Extract<TransportName, 'exec' | 'tunnel'>;
+  /** 1: every input; n: every n-th (and the first of each class). */
+  every: number;
+}
+
+const MATRIX: { engine: 'pglite' | 'postgres'; runs: Run[] }[] = [
+  {
+    engine: 'pglite',
+    runs: [
+      { transport: 'exec', every: 1 },
+      { transport: 'tunnel', every: 4 },
+    ],
+  },
+  {
+    engine: 'postgres',
+    runs: [
+      { transport: 'tunnel', every: 1 },
+      { transport: 'exec', every: 4 },
+    ],
+  },
+];
+
+function sampled(engine: string, every: number) {
+  const seen = new Set<string>();
+  return CORPUS_CASES.filter((entry, index) => {
+    if (entry.sql.length > LARGE || entry.skip?.engines.includes(engine as 'pglite')) return false;
+    const first = !seen.has(entry.class);
+    seen.add(entry.class);
+    return first || index % every === 0;
+  });
+}
+
+/** Loads the corpus fixture into its own schema and puts that schema first for every session. */
+async function loadFixture(url: string, engine: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query('CREATE SCHEMA corpus');
+    await client.query('SET search_path = corpus, public');
+    await client.query(FIXTURE);
+    // PGlite has one backend for every connection: the SET above already holds for all of them.
+    if (engine === 'postgres') await client.query('ALTER DATABASE coder SET search_path = corpus, public');
+  } finally {
+    await client.end();
+  }
+}
+
+for (const { engine, runs } of MATRIX) {
+  describe(`the corpus over exec and tunnel, sandbox on ${engine}`, () => {
+    let sandbox: TestSandbox;
+    let before: Record<string, string>;
+    let bystander: Bystander;
+    const contexts: CoderdbContext[] = [];
+
+    const contextFor = (transport: TransportName): CoderdbContext => {
+      const profile: Profile = {
+        ...DEFAULTS,
+        name: SANDBOX_PROFILE,
+        transport,
+        url: new Secret(sandbox.state.databaseUrl),
+        ...(sandbox.state.awsEndpoint ? { awsEndpoint: sandbox.state.awsEndpoint } : {}),
+        region: sandbox.state.region,
+      };
+      const context = createContext({
+        resolvedProfile: profile,
+        auditFile: join(sandbox.dir, 'audit.jsonl'),
+      });
+      contexts.push(context);
+      return context;
+    };
+
+    beforeAll(async () => {
+      sandbox = await startSandbox({ engine });
+      await loadFixture(sandbox.state.databaseUrl, engine);
+      before = await fingerprint(sandbox.state.databaseUrl);
+      bystander = await openBystander(sandbox.state.databaseUrl);
+    }, 240_000);
+
+    afterAll(async () => {
+      await bystander?.close();
+      for (const context of contexts) context.dispose();
+      await sandbox?.stop();
+    });
+
+    for (const run of runs) {
+      it(`${run.transport}: ${run.every === 1 ? 'every input' : `every ${run.every}th input`} gets its outcome`, async () => {
+        const context = contextFor(run.transport);
+        const problems: { name: string; problem: string; observed: Observed }[] = [];
+        const cases = sampled(engine, run.every);
+        for (const entry of cases) {
+          const writer = new CountingWriter();
+          const observed = await runRead(context, entry, writer);
+          observed.statements = writer.statements;
+          const statements =
+            entry.expect === 'read' && observed.result === 'ok'
+              ? (await analyze(entry.sql)).length
+              : undefined;
+          const problem = mismatch(entry, observed, statements) ?? (await bystander.problem());
+          if (problem) problems.push({ name: entry.name, problem, observed });
+        }
+        expect(problems).toEqual([]);
+        expect(cases.length).toBeGreaterThan(run.every === 1 ? 500 : 100);
+      }, 600_000);
+    }
+
+    it('leaves the database exactly as it was, and the bystander alive', async () => {
+      expect(await fingerprint(sandbox.state.databaseUrl)).toEqual(before);
+      expect(await bystander.problem()).toBeUndefined();
+    });
+  });
+}
