@@ -35,6 +35,8 @@ export interface AuditTag {
   command: string;
   /** The statement as it may be recorded (masked); defaults to the SQL run. */
   statement?: string;
+  /** Rewrites a failure before it is recorded or thrown (values of credentials scrubbed). */
+  scrubError?: (error: unknown) => unknown;
 }
 
 /**
@@ -133,7 +135,8 @@ export class Db {
         yield event;
       }
       if (audit) this.record(audit, sql, { outcome: 'ok', rows, durationMs: performance.now() - started });
-    } catch (error) {
+    } catch (raw) {
+      const error = audit?.scrubError ? audit.scrubError(raw) : raw;
       if (audit) {
         this.record(audit, sql, {
           outcome: 'error',
