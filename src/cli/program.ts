@@ -46,7 +46,10 @@ export function buildProgram(): Command {
         .choices(['table', 'json', 'csv', 'ndjson'])
         .default('table'),
     )
-    .option('--show-secrets', 'print credential columns (password hashes, tokens) instead of redacting them')
+    .option(
+      '--show-secrets',
+      'print credentials (password hashes, tokens, pg_stats samples, values in errors) instead of redacting them',
+    )
     .showHelpAfterError('(run with --help for usage)')
     // Before any subcommand exists, so that every command inherits it: usage errors anywhere
     // become CommanderErrors that main() maps to exit status 2.

@@ -194,6 +194,15 @@ export function scrubStatementError(error: unknown, sql: string): unknown {
   });
 }
 
+/**
+ * A failure of a statement planned or applied as a write, scrubbed when the statement reads
+ * credentials (decided from its text alone: no catalog query on a failure path).
+ */
+export function scrubWriteError(error: unknown, statement: AnalyzedStatement): unknown {
+  const { readsSecrets } = secretFlow(statement.type, statement.node, { columnsOf: () => undefined });
+  return readsSecrets ? scrubStatementError(error, statement.text) : error;
+}
+
 interface KeyValueColumns {
   key: number;
   value: number;

@@ -123,9 +123,13 @@ export function secretFlow(type: string, node: Node, input: FlowInput): SecretFl
         // Other statements return no rows of a table (SHOW, SET …), or are writes, which coderdb
         // plans on their own path; still, note what they read for the messages.
         analysis.statement({ [type]: node });
+        analysis.mentions(node);
     }
   } catch (error) {
-    if (!(error instanceof Refusal)) throw error;
+    // The analysis recurses along the tree; SQL nested deeper than the stack is refused, not run.
+    if (error instanceof RangeError)
+      analysis.refusal ??= 'the SQL is nested too deeply to follow credentials through';
+    else if (!(error instanceof Refusal)) throw error;
   }
   if (result.output) analysis.checkPlaceable(result.output);
   result.readsSecrets = analysis.readsSecrets;
@@ -273,7 +277,11 @@ interface Flow {
 
 const CLEAN: Flow = { secret: false };
 
+/** How deep the analysis follows the tree by recursion. */
+const MAX_DEPTH = 400;
+
 class Analysis {
+  depth = 0;
   readsSecrets = false;
   refusal: string | undefined;
   readonly needed = new Map<string, RelationName>();
@@ -290,6 +298,27 @@ class Analysis {
     if (!node) return;
     walk(node, (type, child) => {
       if (type === 'SelectStmt') this.select(child, undefined);
+    });
+  }
+
+  /**
+   * Outside a SELECT (a write's SET, WHERE, VALUES), any mention of a credential column, a whole
+   * row or a table whose values are keyed counts as reading one.
+   */
+  mentions(node: Node): void {
+    const sources = new Set<string>();
+    walk(node, (type, child) => {
+      if (type !== 'RangeVar') return;
+      const relname = String(child.relname);
+      sources.add(aliasName(child) ?? relname);
+      if (relname === 'site_configs' || relname.startsWith('pg_stat')) this.readsSecrets = true;
+    });
+    walk(node, (type, child) => {
+      if (type !== 'ColumnRef') return;
+      const names = fieldNames(child);
+      const last = names.at(-1);
+      if (endsWithStar(child) || (last && isSecretColumn(last)) || (names.length === 1 && sources.has(last!)))
+        this.readsSecrets = true;
     });
   }
 
@@ -323,6 +352,16 @@ class Analysis {
 
   /** A SELECT (or VALUES, or set operation): its result columns. */
   select(node: Node, parent: Scope | undefined): Segment[] {
+    if (this.depth > MAX_DEPTH) return [{ unknownWidth: true, secret: this.deep(node) }];
+    this.depth += 1;
+    try {
+      return this.selectAt(node, parent);
+    } finally {
+      this.depth -= 1;
+    }
+  }
+
+  selectAt(node: Node, parent: Scope | undefined): Segment[] {
     const scope = newScope(parent);
     this.withClause(node.withClause as Node | undefined, scope);
     if (node.op && node.op !== 'SETOP_NONE') {
@@ -587,6 +626,29 @@ class Analysis {
 
   /** Whether an expression's value carries a credential; records what it reads. */
   expr(value: unknown, scope: Scope): Flow {
+    if (this.depth > MAX_DEPTH) return { secret: this.deep(value) };
+    this.depth += 1;
+    try {
+      return this.exprAt(value, scope);
+    } finally {
+      this.depth -= 1;
+    }
+  }
+
+  /**
+   * Past MAX_DEPTH the tree is not followed (the stack would not hold it): a part that refers to
+   * any column or whole row at all counts as carrying a credential.
+   */
+  deep(value: unknown): boolean {
+    let refers = false;
+    walk(value, (type) => {
+      if (type === 'ColumnRef' || type === 'RangeVar' || type === 'FuncCall') refers = true;
+    });
+    if (refers) this.readsSecrets = true;
+    return refers;
+  }
+
+  exprAt(value: unknown, scope: Scope): Flow {
     if (!value || typeof value !== 'object') return CLEAN;
     if (Array.isArray(value)) {
       let secret = false;
