@@ -377,7 +377,7 @@ class Analysis {
       const width = Math.max(0, ...rows.map((row) => row.length));
       const columns: FlowColumn[] = [];
       for (let i = 0; i < width; i++) {
-        const secret = rows.some((row) => this.expr(row[i], scope).secret);
+        const secret = rows.some((row) => this.carry(row[i], scope));
         columns.push({ name: `column${i + 1}`, secret });
       }
       this.testing(node.sortClause, scope);
@@ -463,7 +463,7 @@ class Analysis {
         const source = names.length === 1 ? wholeRowSource(scope, names[0]!) : undefined;
         if (source) return this.expand(source);
       }
-      return [{ unknownWidth: true, secret: this.expr(arg, scope).secret }];
+      return [{ unknownWidth: true, secret: this.carry(arg, scope) }];
     }
     const flow = this.expr(value, scope);
     const name = typeof target.name === 'string' ? target.name : derivedName(value);
@@ -525,7 +525,7 @@ class Analysis {
         for (const entry of (node.functions as Node[] | undefined) ?? []) {
           const [call] = listItems(entry);
           if (call?.FuncCall) name = functionName(call.FuncCall as Node) ?? name;
-          if (this.expr(call, scope).secret) secret = true;
+          if (this.carry(call, scope)) secret = true;
         }
         const names = ((node.alias as Node | undefined)?.colnames as Node[] | undefined)?.map(stringValue);
         const source: Source = { name: aliasName(node) ?? name, opaqueSecret: secret };
@@ -537,7 +537,7 @@ class Analysis {
       case 'JsonTable': {
         let secret = false;
         for (const key of ['docexpr', 'rowexpr', 'namespaces', 'context_item', 'passing'])
-          if (this.expr(node[key], scope).secret) secret = true;
+          if (this.carry(node[key], scope)) secret = true;
         if (secret) this.readsSecrets = true;
         return { name: aliasName(node) ?? 'table', opaqueSecret: secret };
       }
@@ -635,6 +635,12 @@ class Analysis {
     }
   }
 
+  /** Whether the value carries a credential, keyed ones included (they lose their key here). */
+  carry(value: unknown, scope: Scope): boolean {
+    const flow = this.expr(value, scope);
+    return flow.secret || flow.plain?.keyedBy !== undefined;
+  }
+
   /**
    * Past MAX_DEPTH the tree is not followed (the stack would not hold it): a part that refers to
    * any column or whole row at all counts as carrying a credential.
@@ -652,7 +658,7 @@ class Analysis {
     if (!value || typeof value !== 'object') return CLEAN;
     if (Array.isArray(value)) {
       let secret = false;
-      for (const item of value) if (this.expr(item, scope).secret) secret = true;
+      for (const item of value) if (this.carry(item, scope)) secret = true;
       return { secret };
     }
     const entries = Object.entries(value as Node);
@@ -696,11 +702,11 @@ class Analysis {
       }
       case 'CaseExpr': {
         this.expr(node.arg, scope);
-        let secret = this.expr(node.defresult, scope).secret;
+        let secret = this.carry(node.defresult, scope);
         for (const when of (node.args as Node[] | undefined) ?? []) {
           const clause = when.CaseWhen as Node;
           this.expr(clause.expr, scope);
-          if (this.expr(clause.result, scope).secret) secret = true;
+          if (this.carry(clause.result, scope)) secret = true;
         }
         return { secret };
       }
@@ -785,6 +791,9 @@ class Analysis {
         }
         if (found) return { secret: found.secret, plain: found };
         if (open) {
+          // The open source may lack the column, which then comes from an outer query (renamed
+          // there, perhaps): as secret as any outer column of that name.
+          if (this.outerCarrier(level.parent, name)) return { secret: true };
           const column = this.columnOf(open, name)!;
           return { secret: column.secret, plain: column };
         }
@@ -802,6 +811,19 @@ class Analysis {
       return { secret: isSecretColumn(column) || (source.columns ?? []).some(isCarrier) };
     }
     return { secret: found.secret, plain: found };
+  }
+
+  outerCarrier(scope: Scope | undefined, name: string): boolean {
+    for (let level = scope; level; level = level.parent) {
+      for (const source of level.sources) {
+        const column = source.columns?.find((c) => c.name === name);
+        if (column && isCarrier(column)) return true;
+        if (!source.columns && source.opaqueSecret) return true;
+        if (!source.columns && source.base && isCarrier(baseColumn(source.base.name, name, source)))
+          return true;
+      }
+    }
+    return false;
   }
 
   wholeRow(source: Source | undefined, _scope: Scope): Flow {

@@ -48,6 +48,12 @@ describe('secret flow', () => {
     expect(await shape('select * from users join api_keys k using (id)')).toBe('---s-s--');
     expect(await shape('table users')).toBe('---s-');
     expect(await shape('select (u).* from users u')).toBe('---s-');
+    // A correlated reference to a renamed credential, from inside a subquery over another table.
+    expect(await shape('select (select d from templates limit 1) from users u(a, b, c, d)')).toBe('s');
+    expect(await shape('select (select value from templates limit 1) from site_configs')).toBe('s');
+    expect(await shape('select (values (value)), case when true then value end from site_configs')).toBe(
+      'ss',
+    );
   });
 
   it('redacts expressions that carry a credential as a whole, and tests that carry none', async () => {
