@@ -299,6 +299,16 @@ for (const engine of ['postgres', 'pglite'] as const) {
         ]);
         expect(notice.code).toBe(1);
         expect(notice.stderr).toMatch(/invalid input syntax for type integer: "\[redacted\]"/);
+        // A write whose plan fails on a credential's value.
+        const write = await sandbox.run([
+          'query',
+          '--write',
+          '--yes',
+          "update users set username = username where convert_from(hashed_password, 'UTF8')::int = 1",
+        ]);
+        expect(write.code, write.stderr).toBe(1);
+        expect(write.stderr).toMatch(/invalid input syntax for type integer: "\[redacted\]"/);
+        expect(leaked(write.stderr)).toBeUndefined();
         const audit = join(sandbox.dir, 'state', 'coderdb', 'audit.jsonl');
         expect(existsSync(audit)).toBe(true);
         expect(leaked(readFileSync(audit, 'utf8'))).toBeUndefined();
