@@ -54,7 +54,10 @@ export function buildProgram(): Command {
         .choices(['table', 'json', 'csv', 'ndjson'])
         .default('table'),
     )
-    .option('--show-secrets', 'print credential columns (password hashes, tokens) instead of redacting them')
+    .option(
+      '--show-secrets',
+      'print credentials (password hashes, tokens, pg_stats samples, values in errors) instead of redacting them',
+    )
     .option(
       '-v, --verbose',
       'say where each command works (profile, database, transport, identity) even when stderr is not a terminal',

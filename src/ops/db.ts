@@ -37,6 +37,8 @@ export interface AuditTag {
   command: string;
   /** The statement as it may be recorded (masked); defaults to the SQL run. */
   statement?: string;
+  /** Rewrites a failure before it is recorded or thrown (values of credentials scrubbed). */
+  scrubError?: (error: unknown) => unknown;
 }
 
 /**
@@ -150,8 +152,9 @@ export class Db {
       }
       settled = true;
       if (audit) this.record(audit, sql, { outcome: 'ok', rows, durationMs: performance.now() - started });
-    } catch (error) {
+    } catch (raw) {
       settled = true;
+      const error = audit?.scrubError ? audit.scrubError(raw) : raw;
       if (audit) {
         this.record(audit, sql, {
           outcome: 'error',

@@ -1,16 +1,25 @@
 // `coderdb query`: arbitrary SQL, checked by the guard, run in a READ ONLY transaction, with each
 // statement's rows streamed to a writer as they arrive. Writes go through the plan/apply path.
 
-import { CoderdbError } from '../core/errors.js';
+import { CoderdbError, refusedError } from '../core/errors.js';
 import { layerOn } from '../core/layers.js';
 import type { ResultWriter } from '../core/output/formats.js';
 import type { Field } from '../core/pgtypes.js';
-import { type AnalyzedStatement, analyze, enforce, possibleOutputNames } from '../sql/guard.js';
+import { type AnalyzedStatement, analyze, enforce } from '../sql/guard.js';
 import { locate } from '../sql/parser.js';
+import { knownColumns, outputHasSecrets, type SecretFlow, type Segment } from '../sql/secret-flow.js';
 import { isSecretColumn } from './coder/secrets.js';
 import { type Context, Db } from './db.js';
 import { enforceFunctionCatalog } from './function-policy.js';
-import { derivedSecretNames, type Redaction, redactionFor } from './redaction.js';
+import {
+  analyzeSecretFlow,
+  placedRedaction,
+  type Redaction,
+  redactionFor,
+  SHOW_SECRETS_HINT,
+  scrubMessage,
+  scrubStatementError,
+} from './redaction.js';
 
 export interface ReadOptions {
   /** Print values of credential columns (password hashes, tokens) instead of redacting them. */
@@ -63,10 +72,12 @@ async function streamStatements(
   writer: ResultWriter,
   options: ReadOptions & { sql: string },
 ): Promise<void> {
+  // Cursors DECLAREd by earlier statements of the run, with the columns their FETCHes return.
+  const cursors = new Map<string, Segment[]>();
   try {
     for (const statement of statements) {
       try {
-        await streamOne(db, statement, writer, options);
+        await streamOne(db, statement, writer, { ...options, cursors });
       } catch (error) {
         throw withStatementPosition(error, statement, options.sql);
       }
@@ -80,19 +91,34 @@ async function streamOne(
   db: Db,
   statement: AnalyzedStatement,
   writer: ResultWriter,
-  options: ReadOptions,
+  options: ReadOptions & { cursors: Map<string, Segment[]> },
 ): Promise<void> {
   let fields: Field[] | undefined;
   let redaction: Redaction | undefined;
-  const audit = { command: options.command ?? 'query', statement: statement.auditText };
-  const derived = options.showSecrets ? new Set<string>() : await derivedSecretNames(db, statement);
-  const copy = derived.size ? undefined : await serverSideCsv(db, statement, writer, options);
+  const flow = options.showSecrets ? undefined : await analyzeSecretFlow(db, statement, options.cursors);
+  if (flow?.refusal) {
+    throw refusedError('redaction.unprovable', `refused ${statement.command}: ${flow.refusal}`, {
+      hint: `${SHOW_SECRETS_HINT}; nothing was sent to the database`,
+    });
+  }
+  if (flow?.declares) options.cursors.set(flow.declares.name, flow.declares.output);
+  // Server messages may quote values the statement read; they are scrubbed before anything, the
+  // audit log included, sees them.
+  const scrub = flow?.readsSecrets ? (text: string) => scrubMessage(text, statement.text) : undefined;
+  const audit = {
+    command: options.command ?? 'query',
+    statement: statement.auditText,
+    ...(flow?.readsSecrets
+      ? { scrubError: (error: unknown) => scrubStatementError(error, statement.text) }
+      : {}),
+  };
+  const copy = await serverSideCsv(db, statement, writer, options, flow);
   if (copy) await writer.startRaw();
   for await (const event of db.stream(copy ?? statement.text, audit)) {
     switch (event.kind) {
       case 'fields':
         fields = event.fields;
-        redaction = options.showSecrets ? undefined : redactionFor(fields, derived);
+        redaction = options.showSecrets ? undefined : placedRedaction(fields, flow?.output);
         await writer.start(redaction?.fields ?? fields);
         break;
       case 'rows':
@@ -106,7 +132,7 @@ async function streamOne(
         await writer.raw(event.data);
         break;
       case 'notice':
-        process.stderr.write(`${event.severity}: ${event.message}\n`);
+        process.stderr.write(`${event.severity}: ${scrub ? scrub(event.message) : event.message}\n`);
         break;
     }
   }
@@ -115,18 +141,20 @@ async function streamOne(
 /**
  * For CSV output of a query, the server can format the rows itself (COPY … TO STDOUT), which is
  * several times faster than parsing and re-formatting every value here. Results that may have
- * credential columns keep the redacting path: the names are read from the parse tree, or, behind a
- * `*`, from a zero-row probe.
+ * credential columns keep the redacting path: the analysis places them, and where a `*` of unknown
+ * width hides names, a zero-row probe reads them.
  */
 async function serverSideCsv(
   db: Db,
   statement: AnalyzedStatement,
   writer: ResultWriter,
   options: ReadOptions,
+  flow: SecretFlow | undefined,
 ): Promise<string | undefined> {
   if (writer.copyFormat !== 'csv' || !db.copyOut || statement.type !== 'SelectStmt') return undefined;
   if (!options.showSecrets) {
-    const names = possibleOutputNames(statement);
+    if (!flow?.output || outputHasSecrets(flow.output)) return undefined;
+    const names = knownColumns(flow.output)?.map((column) => column.name);
     if (names?.some(isSecretColumn) || (names?.includes('key') && names.includes('value'))) return undefined;
     if (!names && (await probeHasSecrets(db, statement))) return undefined;
   }

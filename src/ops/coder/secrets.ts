@@ -25,6 +25,8 @@ const SECRET_COLUMNS = new Set([
   'client_secret',
   'jwt',
   'signing_key',
+  // Terraform state: holds the coder_agent token and any resource attribute, sensitive or not.
+  'provisioner_state',
 ]);
 
 const SECRET_PATTERN = /(^|_)(password|passwd|secret|token|private_key|passcode)(_|$)/;

@@ -5,6 +5,7 @@ import { refusedError } from '../../core/errors.js';
 import { paths } from '../../core/paths.js';
 import { type Context, Db } from '../db.js';
 import { withStatementPosition } from '../query.js';
+import { scrubWriteError } from '../redaction.js';
 import { type RowImage, selectImages, withRowImages } from './images.js';
 import { images, keySet, type StatementPlan, type WritePlan } from './plan.js';
 import {
@@ -46,7 +47,11 @@ export async function applyWrite(
         results.push({ command: entry.statement.command, rowCount: applied.rowCount });
         if (applied.undo) undo.push(applied.undo);
       } catch (error) {
-        const failure = withStatementPosition(error, entry.statement, request.sql);
+        const failure = withStatementPosition(
+          scrubWriteError(error, entry.statement),
+          entry.statement,
+          request.sql,
+        );
         db.record(audit(entry), entry.statement.text, {
           outcome: 'rolled-back',
           error: failure instanceof Error ? failure.message : String(failure),

@@ -8,6 +8,7 @@ import type { AnalyzedStatement } from '../../sql/guard.js';
 import { analyze, enforce, qualified } from '../../sql/guard.js';
 import { type Context, Db } from '../db.js';
 import { withStatementPosition } from '../query.js';
+import { scrubWriteError } from '../redaction.js';
 import { IMAGE_COLUMN, keyOf, type RowImage, selectImages, withRowImages } from './images.js';
 import { assertWritable, describeTarget, type TableInfo } from './table.js';
 
@@ -49,7 +50,7 @@ export async function planWrite(context: Context, request: WriteRequest): Promis
       try {
         plans.push(await planStatement(db, statement));
       } catch (error) {
-        throw withStatementPosition(error, statement, request.sql);
+        throw withStatementPosition(scrubWriteError(error, statement), statement, request.sql);
       }
     }
     for (const plan of plans) {
