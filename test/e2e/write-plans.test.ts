@@ -233,6 +233,30 @@ describe.each(ENGINES)('plans and undo on %s', (engine) => {
     );
   });
 
+  it('shows trigger changes in the CLI plan and refuses them without --no-undo, in one line', async () => {
+    const sql = "update users set status = 'suspended' where username = 'admin'";
+    const before = await fingerprint(url);
+    const dry = await sandbox.run(['query', '--write', '--dry-run', sql]);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout).toContain(
+      'also changes: 1 row of public.user_status_changes (1 inserted) (trigger, rule or cascade; not in the undo file)',
+    );
+    const refused = await sandbox.run(['query', '--write', '--yes', sql]);
+    expect(refused.code).toBe(4);
+    expect(refused.stderr.split('\n')[0]).toMatch(
+      /^coderdb: refused statement 1 \(UPDATE\): it also changes 1 row of public\.user_status_changes/,
+    );
+    const allRows = await sandbox.run([
+      'query',
+      '--write',
+      '--dry-run',
+      'update wp_parent set n = n where id = id',
+    ]);
+    expect(allRows.code).toBe(4);
+    expect(allRows.stderr).toContain('--allow-all-rows');
+    expect(await fingerprint(url)).toEqual(before);
+  });
+
   it('never overwrites a change committed between plan and apply', async () => {
     for (let attempt = 0; attempt < 3; attempt++) {
       let before: Record<string, string> = {};
