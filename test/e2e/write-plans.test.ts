@@ -257,6 +257,20 @@ describe.each(ENGINES)('plans and undo on %s', (engine) => {
     expect(await fingerprint(url)).toEqual(before);
   });
 
+  it('writes and undoes over exec and tunnel, leaving the whole database as it was', async () => {
+    for (const transport of ['exec', 'tunnel']) {
+      const before = await fingerprint(url);
+      const sql = `update wp_parent set v = 'over ${transport}', n = n + 100 where id = 2`;
+      const applied = await sandbox.run(['--transport', transport, 'query', '--write', '--yes', sql]);
+      expect(applied.code, applied.stderr).toBe(0);
+      expect((await value('select v from wp_parent where id = 2')).v).toBe(`over ${transport}`);
+      const file = /coderdb undo (\S+)/.exec(applied.stdout)![1]!;
+      const undone = await sandbox.run(['--transport', transport, 'undo', file, '--yes']);
+      expect(undone.code, undone.stderr).toBe(0);
+      expect(await fingerprint(url)).toEqual(before);
+    }
+  });
+
   it('never overwrites a change committed between plan and apply', async () => {
     for (let attempt = 0; attempt < 3; attempt++) {
       let before: Record<string, string> = {};

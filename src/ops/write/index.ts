@@ -87,6 +87,8 @@ export async function performUndo(
       allowAllRows: true,
       ...(options.force ? {} : { precheck }),
     },
-    { ...options, allowNoUndo: false },
+    // Undo statements always have row images; what triggers or cascades change while restoring
+    // (shown in the plan) cannot block the way back.
+    { ...options, allowNoUndo: true },
   );
 }
