@@ -10,6 +10,7 @@ import type { ResultSet } from '../ops/db.js';
 import { redactionFor } from '../ops/redaction.js';
 import { changedColumns, keyOf, type RowImage } from '../ops/write/images.js';
 import type { WriteOutcome, WritePlan } from '../ops/write/index.js';
+import { describeChange } from '../ops/write/side-changes.js';
 
 export async function printResult(
   result: ResultSet,
@@ -64,6 +65,11 @@ export function formatPlan(plan: WritePlan): string {
       indent(oneLine(statement.text), 3),
     );
     if (entry.noUndoReason) lines.push(`   no row images, cannot be undone: ${entry.noUndoReason}`);
+    for (const change of entry.alsoChanges ?? []) {
+      lines.push(
+        `   also changes: ${describeChange(change)} (trigger, rule or cascade; not in the undo file)`,
+      );
+    }
     if (!entry.table) continue;
     const table = entry.table;
     const afterByKey = new Map(entry.after.map((row) => [keyOf(table, row), row]));
@@ -146,6 +152,7 @@ export function outcomeJson(outcome: WriteOutcome): Record<string, unknown> {
       before: entry.before.map(redactImage),
       after: entry.after.map(redactImage),
       ...(entry.noUndoReason ? { noUndoReason: entry.noUndoReason } : {}),
+      alsoChanges: entry.alsoChanges ?? [],
     })),
   };
 }

@@ -20,16 +20,23 @@ export interface WriteFlags {
 
 export function addWriteFlags(command: Command, options: { allowAllRows?: boolean } = {}): Command {
   command
-    .option('--dry-run', 'show the plan (rows affected, before/after) and stop')
+    .option('--dry-run', 'show the plan (rows affected, before/after, trigger/cascade changes) and stop')
     .option('-y, --yes', 'apply without asking (needed when there is no terminal)')
     .option('--reason <text>', 'why the change is made; recorded in the audit log')
-    .option('--no-undo', 'allow statements coderdb cannot undo (DDL, tables without a primary key)')
+    .option(
+      '--no-undo',
+      'allow statements coderdb cannot undo (DDL, tables without a primary key, changes by triggers or cascades)',
+    )
     .option('--backup', 'take a full backup (coderdb backup) after confirming and before applying')
     .option(
       '--confirm-production <database>',
       'on a production profile, the database name, typed out: what --yes alone does not confirm there',
     );
-  if (options.allowAllRows) command.option('--allow-all-rows', 'allow UPDATE/DELETE without a WHERE clause');
+  if (options.allowAllRows)
+    command.option(
+      '--allow-all-rows',
+      'allow a change of every row of a table (no WHERE, or one that selects them all, of 2 rows or more)',
+    );
   return command;
 }
 

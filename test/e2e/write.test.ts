@@ -13,6 +13,7 @@ import { CoderdbError } from '../../src/core/errors.js';
 import { Db, withReadSession } from '../../src/ops/db.js';
 import { applyWrite, planWrite } from '../../src/ops/write/index.js';
 import { CLI, json } from '../helpers/cli.js';
+import { fingerprint as databaseFingerprint } from '../helpers/fingerprint.js';
 import { startSandbox, type TestSandbox } from '../helpers/sandbox.js';
 
 let sandbox: TestSandbox;
@@ -79,7 +80,8 @@ describe('writes', () => {
   });
 
   it('undo restores the exact before-image of updated, deleted and inserted rows', async () => {
-    const before = { templates: await fingerprint('templates'), workspaces: await fingerprint('workspaces') };
+    const before = { templates: await fingerprint('templates'), audit: await fingerprint('audit_logs') };
+    const everything = await databaseFingerprint(sandbox.state.databaseUrl);
     const applied = await run(
       'query',
       '--write',
@@ -87,7 +89,7 @@ describe('writes', () => {
       '--reason',
       'undo test',
       `update templates set description = 'changed', updated_at = now() where organization_id = '${DEMO.organizations.default.id}';
-       delete from workspaces where deleted;
+       delete from audit_logs where "time" < (select max("time") from audit_logs);
        insert into organizations (id, name, display_name, description, created_at, updated_at) select gen_random_uuid(), 'tmp-' || g, 'Tmp', '', now(), now() from generate_series(1, 3) g`,
     );
     expect(applied.code, applied.stderr).toBe(0);
@@ -96,7 +98,8 @@ describe('writes', () => {
     const undone = await run('undo', undoFile, '--yes');
     expect(undone.code, undone.stderr).toBe(0);
     expect(await fingerprint('templates')).toBe(before.templates);
-    expect(await fingerprint('workspaces')).toBe(before.workspaces);
+    expect(await fingerprint('audit_logs')).toBe(before.audit);
+    expect(await databaseFingerprint(sandbox.state.databaseUrl)).toEqual(everything);
     const orgs = json<{ n: number }[]>(
       await run(
         'query',

@@ -10,7 +10,7 @@ export function registerAdmin(program: Command): void {
     .command('undo')
     .description('restore the rows an applied write changed, from its undo file (planned and confirmed)')
     .argument('<file>', 'undo file printed by the write')
-    .option('--force', 'restore even rows that changed after the write')
+    .option('--force', 'restore even rows that changed after the write, or into another database')
     .option('--dry-run', 'show the plan and stop')
     .option('-y, --yes', 'apply without asking')
     .option('--reason <text>', 'recorded in the audit log')

@@ -70,7 +70,7 @@ export function registerCoder(program: Command): void {
     .requiredOption('--to <text>', 'replacement')
     .option('--exact', 'only descriptions exactly equal to --from')
     .option('--org <name|id>', 'only this organization');
-  addWriteFlags(replace).action(
+  addWriteFlags(replace, { allowAllRows: true }).action(
     async (flags: WriteFlags & OrgFlags & { from: string; to: string; exact?: boolean }, cmd: Command) => {
       const format = outputFormat(cmd);
       await withContext(cmd, async (context) => {
@@ -78,6 +78,7 @@ export function registerCoder(program: Command): void {
         const outcome = await replaceTemplateDescriptions(context, flags.from, flags.to, {
           ...writeOptions(flags, format),
           exact: Boolean(flags.exact),
+          allowAllRows: Boolean(flags.allowAllRows),
           ...(flags.org ? { org: flags.org } : {}),
           ...(flags.reason ? { reason: flags.reason } : {}),
         });

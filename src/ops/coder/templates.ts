@@ -171,6 +171,8 @@ export async function setTemplateDescription(
 export interface ReplaceOptions extends DescriptionWriteOptions {
   /** Replace only descriptions equal to `from`, instead of every occurrence inside them. */
   exact?: boolean;
+  /** Allow a replacement that changes every template (the write path refuses it otherwise). */
+  allowAllRows?: boolean;
 }
 
 /** Replaces text in template descriptions, e.g. the runbook's "Coder" → "Workbench" rebrand. */
@@ -209,6 +211,7 @@ export async function replaceTemplateDescriptions(
     {
       command: 'templates replace-description',
       sql: statement,
+      ...(options.allowAllRows ? { allowAllRows: true } : {}),
       ...(options.reason ? { reason: options.reason } : {}),
     },
     options,

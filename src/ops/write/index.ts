@@ -2,10 +2,11 @@
 // apply. The CLI and library callers provide the confirmation; everything else is decided here.
 
 import { refusedError } from '../../core/errors.js';
-import type { Context } from '../db.js';
+import type { Context, Db } from '../db.js';
 import { type ApplyOptions, type ApplyResult, applyWrite } from './apply.js';
+import { readIdentity, refuseOtherDatabase } from './identity.js';
 import { assertUndoable, planWrite, type WritePlan, type WriteRequest } from './plan.js';
-import { findConflicts, refuseConflicts, undoSql } from './undo.js';
+import { lockedConflicts, refuseConflicts, undoSql } from './undo.js';
 import { readUndoFile } from './undo-file.js';
 
 export type { ApplyResult, WritePlan, WriteRequest };
@@ -55,23 +56,40 @@ export async function performWrite(
 }
 
 export interface UndoOptions extends Omit<WriteOptions, 'allowNoUndo'> {
-  /** Restore even rows that changed after the write. */
+  /** Restore even rows that changed after the write, or into another database than its own. */
   force?: boolean;
   reason?: string;
 }
 
-/** Restores the before-images saved in an undo file, as a planned and confirmed write. */
+/**
+ * Restores the before-images saved in an undo file, as a planned and confirmed write. Unless
+ * forced, the plan's and again the apply's transaction first check that this is the file's
+ * database and that its rows are still as the write left them, with those rows locked until the
+ * commit: a change committed by anyone before that check refuses the undo, and none can come after.
+ */
 export async function performUndo(
   context: Context,
   file: string,
   options: UndoOptions,
 ): Promise<WriteOutcome> {
   const undo = readUndoFile(file);
-  if (!options.force) refuseConflicts(await findConflicts(context, undo));
   const sql = undoSql(undo);
+  const precheck = async (db: Db) => {
+    refuseOtherDatabase(file, { database: undo.database, ...undo.identity }, await readIdentity(db));
+    refuseConflicts(await lockedConflicts(db, undo));
+  };
   return performWrite(
     context,
-    { command: 'undo', sql, reason: options.reason ?? `undo ${file}`, allowAllRows: false },
-    { ...options, allowNoUndo: false },
+    {
+      command: 'undo',
+      sql,
+      reason: options.reason ?? `undo ${file}`,
+      // The rows are named by key; an undo of a write to every row restores every row.
+      allowAllRows: true,
+      ...(options.force ? {} : { precheck }),
+    },
+    // Undo statements always have row images; what triggers or cascades change while restoring
+    // (shown in the plan) cannot block the way back.
+    { ...options, allowNoUndo: true },
   );
 }

@@ -15,6 +15,7 @@ import {
 } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { usageError } from '../../core/errors.js';
+import type { DatabaseIdentity } from './identity.js';
 import type { RowImage } from './images.js';
 import type { TableInfo } from './table.js';
 
@@ -36,6 +37,8 @@ export interface UndoFile {
   profile: string;
   transport: string;
   database: string;
+  /** Which database this file restores (absent in files written before coderdb recorded it). */
+  identity?: DatabaseIdentity;
   statements: UndoStatement[];
 }
 

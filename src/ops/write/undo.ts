@@ -38,7 +38,7 @@ function inverseStatements(statement: UndoStatement): string[] {
     sql.push(`DELETE FROM ${qualifiedName(table)} AS t WHERE ${keyFilter(table, 't', inserted)}`);
   }
   if (restored.length) sql.push(updateBack(table, restored));
-  if (deleted.length) sql.push(insertBack(table, deleted));
+  if (deleted.length) sql.push(insertRows(table, deleted));
   return sql;
 }
 
@@ -59,7 +59,8 @@ function updateBack(table: TableInfo, rows: RowImage[]): string {
   );
 }
 
-function insertBack(table: TableInfo, rows: RowImage[]): string {
+/** INSERT of whole row images (generated columns left to the server). */
+export function insertRows(table: TableInfo, rows: RowImage[]): string {
   const columns = writableColumns(table).map(quoteIdent).join(', ');
   const overriding = table.columns.some((column) => column.identityAlways) ? ' OVERRIDING SYSTEM VALUE' : '';
   return `INSERT INTO ${qualifiedName(table)} (${columns})${overriding} SELECT ${columns} FROM ${recordset(table, rows)}`;
@@ -67,14 +68,25 @@ function insertBack(table: TableInfo, rows: RowImage[]): string {
 
 /** Rows that changed since the write: restoring them would overwrite someone else's change. */
 export async function findConflicts(context: Context, undo: UndoFile): Promise<Conflict[]> {
-  return withReadSession(context, async (db) => {
-    const conflicts: Conflict[] = [];
-    for (const statement of undo.statements) conflicts.push(...(await statementConflicts(db, statement)));
-    return conflicts;
-  });
+  return withReadSession(context, (db) => conflictsIn(db, undo, false));
 }
 
-async function statementConflicts(db: Db, statement: UndoStatement): Promise<Conflict[]> {
+/**
+ * The same check inside a write transaction, with the rows locked (FOR UPDATE) until it ends, so
+ * that what was checked is what the undo overwrites. A deleted row's key cannot be locked while
+ * absent; a row inserted with it meanwhile makes the undo's INSERT fail on the primary key.
+ */
+export function lockedConflicts(db: Db, undo: UndoFile): Promise<Conflict[]> {
+  return conflictsIn(db, undo, true);
+}
+
+async function conflictsIn(db: Db, undo: UndoFile, lock: boolean): Promise<Conflict[]> {
+  const conflicts: Conflict[] = [];
+  for (const statement of undo.statements) conflicts.push(...(await statementConflicts(db, statement, lock)));
+  return conflicts;
+}
+
+async function statementConflicts(db: Db, statement: UndoStatement, lock: boolean): Promise<Conflict[]> {
   const { table, before, after } = statement;
   const afterKeys = new Set(after.map((row) => keyOf(table, row)));
   const deleted = before.filter((row) => !afterKeys.has(keyOf(table, row)));
@@ -82,7 +94,7 @@ async function statementConflicts(db: Db, statement: UndoStatement): Promise<Con
   const rows = [...after, ...deleted];
   const current = await images(
     db,
-    `SELECT to_jsonb(t.*) AS ${IMAGE_COLUMN} FROM ${qualifiedName(table)} AS t WHERE ${keyFilter(table, 't', rows)}`,
+    `SELECT to_jsonb(t.*) AS ${IMAGE_COLUMN} FROM ${qualifiedName(table)} AS t WHERE ${keyFilter(table, 't', rows)}${lock ? ' FOR UPDATE' : ''}`,
   );
   const currentByKey = new Map(current.map((row) => [keyOf(table, row), row]));
   const name = qualifiedName(table);

@@ -1,0 +1,188 @@
+// What planning a write must never do. A plan runs the statements for real in a transaction that is
+// rolled back, so anything a rollback does not undo would happen on a mere --dry-run: a sequence
+// advance, a terminated session, a file written on the server, SQL run over dblink, a session lock.
+// Such statements are refused before they run, from the functions they can reach: those they call
+// and those the column defaults they fill in call (a serial column's nextval). A sequence advance
+// hidden in a trigger cannot be seen beforehand; `sessionAdvancedSequence` notices it afterwards.
+
+import { refusedError } from '../../core/errors.js';
+import type { AnalyzedStatement } from '../../sql/guard.js';
+import { quoteLiteral } from '../../sql/literal.js';
+import { parseStatements } from '../../sql/parser.js';
+import { walk } from '../../sql/tree.js';
+import type { Db } from '../db.js';
+import { qualifiedName, type TableInfo } from './table.js';
+
+/** Functions whose effect survives a ROLLBACK, with what the effect is. */
+const NOT_ROLLED_BACK: Record<string, string> = {
+  nextval: 'advances a sequence',
+  setval: 'sets a sequence',
+  pg_terminate_backend: 'terminates a database session',
+  pg_cancel_backend: 'cancels a running query',
+  pg_advisory_lock: 'takes a session lock',
+  pg_advisory_lock_shared: 'takes a session lock',
+  pg_try_advisory_lock: 'takes a session lock',
+  pg_try_advisory_lock_shared: 'takes a session lock',
+  pg_reload_conf: 'reloads the server configuration',
+  pg_rotate_logfile: 'rotates the server log',
+  pg_switch_wal: 'switches the WAL file',
+  pg_create_restore_point: 'writes a WAL restore point',
+  pg_promote: 'promotes a standby',
+  pg_log_backend_memory_contexts: 'writes to the server log',
+  pg_stat_reset: 'resets statistics',
+  pg_stat_reset_shared: 'resets statistics',
+  pg_stat_reset_single_table_counters: 'resets statistics',
+  pg_stat_reset_single_function_counters: 'resets statistics',
+  pg_stat_reset_slru: 'resets statistics',
+  pg_stat_reset_replication_slot: 'resets statistics',
+  pg_create_physical_replication_slot: 'creates a replication slot',
+  pg_create_logical_replication_slot: 'creates a replication slot',
+  pg_drop_replication_slot: 'drops a replication slot',
+  pg_copy_logical_replication_slot: 'creates a replication slot',
+  pg_copy_physical_replication_slot: 'creates a replication slot',
+  pg_logical_slot_get_changes: 'consumes changes from a replication slot',
+  pg_logical_slot_get_binary_changes: 'consumes changes from a replication slot',
+  pg_replication_slot_advance: 'advances a replication slot',
+  lo_export: 'writes a file on the database server',
+  pg_file_write: 'writes a file on the database server',
+  pg_file_rename: 'renames a file on the database server',
+  pg_file_unlink: 'deletes a file on the database server',
+  pg_file_sync: 'writes a file on the database server',
+  dblink: 'runs SQL on another server, outside this transaction',
+  dblink_exec: 'runs SQL on another server, outside this transaction',
+  dblink_open: 'runs SQL on another server, outside this transaction',
+  dblink_send_query: 'runs SQL on another server, outside this transaction',
+  dblink_connect: 'opens a connection to another server',
+  dblink_connect_u: 'opens a connection to another server',
+};
+
+/**
+ * The names (lower case, without schema) of the functions a parse tree calls.
+ * TODO(lead, at merge): replace with the guard helper's collector in src/sql/functions.ts, which
+ * also sees `(x).f` attribute notation, and add its live-catalog check (src/ops/function-policy.ts)
+ * to `refuseSideEffects`' input; this one only sees FuncCall nodes.
+ */
+export function calledFunctions(tree: unknown): string[] {
+  const names = new Set<string>();
+  walk(tree, (type, node) => {
+    if (type !== 'FuncCall') return;
+    const parts = (node.funcname as { String?: { sval?: string } }[] | undefined) ?? [];
+    const name = parts.at(-1)?.String?.sval?.toLowerCase();
+    if (name) names.add(name);
+  });
+  return [...names];
+}
+
+/** The first function of `names` whose effect a rollback does not undo, with that effect. */
+export function notRolledBack(names: Iterable<string>): { name: string; effect: string } | undefined {
+  for (const name of names) {
+    const effect = NOT_ROLLED_BACK[name];
+    if (effect) return { name, effect };
+  }
+  return undefined;
+}
+
+/** Refuses to plan a statement that can reach a function whose effect a rollback does not undo. */
+export function refuseSideEffects(statement: AnalyzedStatement, names: Iterable<string>, via = ''): void {
+  const found = notRolledBack(names);
+  if (!found) return;
+  throw refusedError(
+    'write.side-effect',
+    `refused statement ${statement.index + 1} (${statement.command}): ${found.name}()${via} ${found.effect}, which a rolled-back plan would not undo`,
+    {
+      hint: 'coderdb plans a write by running it and rolling it back; write the statement without it (for a serial or identity column, give its value)',
+    },
+  );
+}
+
+/**
+ * The functions the column defaults an INSERT (or upsert, or MERGE) fills in would call, and a
+ * marker `nextval` for identity columns, which draw from their sequence. A column counts as filled
+ * in unless the statement names it and never writes DEFAULT.
+ */
+export async function defaultFunctions(
+  db: Db,
+  table: TableInfo,
+  statement: AnalyzedStatement,
+): Promise<string[]> {
+  if (statement.dml !== 'insert' && statement.dml !== 'merge') return [];
+  const defaults = await db.objects<{ name: string; expr: string | null; identity: boolean }>(
+    `SELECT a.attname AS name, pg_get_expr(d.adbin, d.adrelid) AS expr, a.attidentity::text <> '' AS identity
+       FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+      WHERE a.attrelid = to_regclass(${quoteLiteral(qualifiedName(table))}) AND a.attnum > 0 AND NOT a.attisdropped
+        AND (d.adbin IS NOT NULL OR a.attidentity::text <> '')`,
+  );
+  if (defaults.length === 0) return [];
+  const given = statement.dml === 'insert' ? explicitColumns(statement.node, table) : undefined;
+  const writesDefault = hasNode(statement.node, 'SetToDefault');
+  const names: string[] = [];
+  for (const column of defaults) {
+    if (given?.has(column.name) && !writesDefault) continue;
+    if (column.identity) names.push('nextval');
+    if (column.expr) {
+      const [parsed] = await parseStatements(`SELECT ${column.expr}`);
+      if (parsed) names.push(...calledFunctions(parsed.node));
+    }
+  }
+  return names;
+}
+
+/**
+ * The columns an INSERT gives values for: those it names (`INSERT INTO t (a, b) …`), else the
+ * first N of the table for N values per row (`VALUES (…)`, or a SELECT list without `*`).
+ */
+function explicitColumns(node: Record<string, unknown>, table: TableInfo): Set<string> | undefined {
+  const cols = node.cols as { ResTarget?: { name?: string } }[] | undefined;
+  if (cols?.length) return new Set(cols.map((col) => col.ResTarget?.name ?? ''));
+  const select = (node.selectStmt as { SelectStmt?: Record<string, unknown> } | undefined)?.SelectStmt;
+  if (!select) return undefined;
+  const values = select.valuesLists as { List?: { items?: unknown[] } }[] | undefined;
+  const targets = select.targetList as unknown[] | undefined;
+  const count = values?.length
+    ? values[0]?.List?.items?.length
+    : targets && !hasNode(targets, 'A_Star')
+      ? targets.length
+      : undefined;
+  if (count === undefined) return undefined;
+  return new Set(table.columns.slice(0, count).map((column) => column.name));
+}
+
+function hasNode(tree: unknown, wanted: string): boolean {
+  let found = false;
+  walk(tree, (type) => {
+    if (type === wanted) found = true;
+  });
+  return found;
+}
+
+/**
+ * What tells whether a statement drew from a sequence (a trigger's nextval, a default's). Every
+ * plan runs on a fresh session, where `lastval()` is undefined until something draws: exact, and
+ * blind to other sessions. When the session is not fresh (PGlite has one session for all) the
+ * state of every sequence is added, which no other session can move there.
+ */
+export async function sequenceMark(db: Db): Promise<string> {
+  const lastval = await sessionLastval(db);
+  if (lastval === null) return '';
+  const [row] = await db.objects<{ state: string | null }>(
+    // pg_sequences shows no value for sequences this role may not read, and no temporary ones of
+    // other sessions.
+    `SELECT string_agg(schemaname || '.' || sequencename || ':' || coalesce(last_value::text, '-'), ','
+                       ORDER BY schemaname, sequencename) AS state
+       FROM pg_catalog.pg_sequences`,
+  );
+  return `${lastval} ${row?.state ?? ''}`;
+}
+
+/** The session's `lastval()`, or null before any nextval in it; asked inside a DO block so that
+ * "not yet defined" does not abort the transaction. */
+async function sessionLastval(db: Db): Promise<string | null> {
+  await db.run(
+    `DO $coderdb$ BEGIN PERFORM set_config('coderdb.lastval', lastval()::text, true);
+     EXCEPTION WHEN object_not_in_prerequisite_state THEN NULL; END $coderdb$`,
+  );
+  const [row] = await db.objects<{ value: string | null }>(
+    `SELECT nullif(current_setting('coderdb.lastval', true), '') AS value`,
+  );
+  return row?.value ?? null;
+}
