@@ -63,7 +63,8 @@ export interface WritePlan {
 export async function planWrite(context: Context, request: WriteRequest): Promise<WritePlan> {
   const statements = await analyze(request.sql);
   enforce(statements, { write: true, allowAllRows: request.allowAllRows });
-  for (const statement of statements) refuseSideEffects(statement, calledFunctions(statement.node));
+  for (const statement of statements)
+    refuseSideEffects(statement, calledFunctions(statement.node, statement.type));
   const db = await Db.begin(context, 'write');
   try {
     await request.precheck?.(db);

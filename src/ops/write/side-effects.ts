@@ -6,6 +6,7 @@
 // hidden in a trigger cannot be seen beforehand; `sessionAdvancedSequence` notices it afterwards.
 
 import { refusedError } from '../../core/errors.js';
+import { reachableNames } from '../../sql/functions.js';
 import type { AnalyzedStatement } from '../../sql/guard.js';
 import { quoteLiteral } from '../../sql/literal.js';
 import { parseStatements } from '../../sql/parser.js';
@@ -57,20 +58,17 @@ const NOT_ROLLED_BACK: Record<string, string> = {
 };
 
 /**
- * The names (lower case, without schema) of the functions a parse tree calls.
- * TODO(lead, at merge): replace with the guard helper's collector in src/sql/functions.ts, which
- * also sees `(x).f` attribute notation, and add its live-catalog check (src/ops/function-policy.ts)
- * to `refuseSideEffects`' input; this one only sees FuncCall nodes.
+ * The names (lower case, without schema) of the functions a parse tree can call: calls by name
+ * and attribute notation (`(x).f` is `f(x)`), as the guard's collector finds them.
  */
-export function calledFunctions(tree: unknown): string[] {
-  const names = new Set<string>();
-  walk(tree, (type, node) => {
-    if (type !== 'FuncCall') return;
-    const parts = (node.funcname as { String?: { sval?: string } }[] | undefined) ?? [];
-    const name = parts.at(-1)?.String?.sval?.toLowerCase();
-    if (name) names.add(name);
-  });
-  return [...names];
+export function calledFunctions(tree: unknown, type = 'SelectStmt'): string[] {
+  const reach = reachableNames(type, tree as Record<string, unknown>);
+  return [
+    ...new Set([
+      ...reach.calls.map((call) => call.name.toLowerCase()),
+      ...reach.attributes.map((name) => name.toLowerCase()),
+    ]),
+  ];
 }
 
 /** The first function of `names` whose effect a rollback does not undo, with that effect. */
