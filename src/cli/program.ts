@@ -2,6 +2,7 @@
 // command loads what it needs when it runs, so `coderdb --version` starts as fast as node itself.
 
 import { Command, CommanderError, Option } from 'commander';
+import { assertArgumentsAreUtf8 } from './argv-encoding.js';
 import { registerAdmin } from './commands/admin.js';
 import { registerBackup } from './commands/backup.js';
 import { registerCatalog } from './commands/catalog.js';
@@ -75,6 +76,7 @@ Try it without AWS: coderdb sandbox demo`,
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   try {
+    if (argv === process.argv) assertArgumentsAreUtf8();
     await program.parseAsync(argv);
     return takeExitStatus();
   } catch (error) {

@@ -2,8 +2,8 @@
 // profile from the config file, CODERDB_* environment variables, command-line flags. The built-in
 // `sandbox` profile points at a running `coderdb sandbox`.
 
-import { readFileSync } from 'node:fs';
-import { usageError } from './errors.js';
+import { CONFIG_LIMIT, decodeUtf8, readFileBounded } from './bounded-read.js';
+import { CoderdbError, usageError } from './errors.js';
 import { paths } from './paths.js';
 import { readSandboxState } from './sandbox-state.js';
 import { redactUrl, Secret } from './secret.js';
@@ -106,8 +106,15 @@ export const SANDBOX_PROFILE = 'sandbox';
 export function readConfigFile(file: string, required: boolean): ConfigFile {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    const bytes = readFileBounded(file, CONFIG_LIMIT, {
+      code: 'config.too-large',
+      what: `config file ${file}`,
+    });
+    const decoded = decodeUtf8(bytes);
+    if (decoded === undefined) throw usageError('config.encoding', `config file ${file} is not valid UTF-8`);
+    text = decoded;
   } catch (error) {
+    if (error instanceof CoderdbError) throw error;
     if (!required && (error as NodeJS.ErrnoException).code === 'ENOENT') return {};
     throw usageError('config.unreadable', `cannot read config file ${file}: ${(error as Error).message}`);
   }
