@@ -7,7 +7,7 @@ import type { Field } from '../core/pgtypes.js';
 import { type AnalyzedStatement, analyze, enforce, possibleOutputNames } from '../sql/guard.js';
 import { locate } from '../sql/parser.js';
 import { isSecretColumn } from './coder/secrets.js';
-import { type Context, Db } from './db.js';
+import { type Context, Db, recordRefusal } from './db.js';
 import { derivedSecretNames, type Redaction, redactionFor } from './redaction.js';
 
 export interface ReadOptions {
@@ -35,7 +35,13 @@ export async function runAnalyzedRead(
   writer: ResultWriter,
   options: ReadOptions = {},
 ): Promise<void> {
-  enforce(statements, { write: false });
+  try {
+    enforce(statements, { write: false });
+  } catch (error) {
+    const statement = statements.map((entry) => entry.auditText).join(';\n');
+    recordRefusal(context, { command: options.command ?? 'query', statement }, error);
+    throw error;
+  }
   await streamStatements(await Db.begin(context, 'read'), statements, writer, { ...options, sql });
   await writer.finish();
 }

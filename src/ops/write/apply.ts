@@ -1,7 +1,8 @@
 // Applies a confirmed plan in one transaction: locks the planned rows, reruns each statement,
 // refuses if it changes other rows than planned, writes the undo file and the audit line, commits.
 
-import { refusedError } from '../../core/errors.js';
+import { markAudited } from '../../core/audit.js';
+import { CoderdbError, refusedError } from '../../core/errors.js';
 import { paths } from '../../core/paths.js';
 import { type Context, Db } from '../db.js';
 import { withStatementPosition } from '../query.js';
@@ -47,8 +48,12 @@ export async function applyWrite(
         if (applied.undo) undo.push(applied.undo);
       } catch (error) {
         const failure = withStatementPosition(error, entry.statement, request.sql);
+        // A drifted plan is refused (and rolled back); anything else failed.
+        const refused = failure instanceof CoderdbError && failure.kind === 'refused';
+        if (refused) markAudited(failure);
         db.record(audit(entry), entry.statement.text, {
-          outcome: 'rolled-back',
+          outcome: refused ? 'refused' : 'rolled-back',
+          ...(failure instanceof CoderdbError ? { code: failure.code } : {}),
           error: failure instanceof Error ? failure.message : String(failure),
           ...(request.reason ? { reason: request.reason } : {}),
         });
