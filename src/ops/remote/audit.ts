@@ -3,9 +3,9 @@
 // line when it ends (exit status for exec, or the error, and the duration). An audit log that
 // cannot be written stops the session before anything runs in the container.
 
+import type { TaskTarget } from '../../aws/tasks.js';
 import type { AuditLog } from '../../core/audit.js';
 import { CoderdbError } from '../../core/errors.js';
-import type { TaskTarget } from '../../aws/tasks.js';
 import type { RemoteContext } from './session.js';
 
 export type SessionKind = 'exec' | 'shell' | 'psql';
