@@ -41,6 +41,16 @@ export interface Profile {
   production: boolean;
   statementTimeoutMs: number;
   lockTimeoutMs: number;
+  /**
+   * The reader role: every read session connects as this read-only database role instead, so that
+   * PostgreSQL itself refuses any write a read might carry. A URL, a secret holding one, a user for
+   * RDS IAM authentication (same host and database as the main URL), and, for the exec transport,
+   * the container's environment variable holding the reader's URL.
+   */
+  readerUrl?: Secret;
+  readerSecretId?: string;
+  readerIamUser?: string;
+  readerUrlEnv?: string;
 }
 
 export const DEFAULTS: Omit<Profile, 'name'> = {
@@ -83,6 +93,10 @@ const FIELDS = {
   production: 'CODERDB_PRODUCTION',
   statementTimeoutMs: 'CODERDB_STATEMENT_TIMEOUT_MS',
   lockTimeoutMs: 'CODERDB_LOCK_TIMEOUT_MS',
+  readerUrl: 'CODERDB_READER_URL',
+  readerSecretId: 'CODERDB_READER_SECRET_ID',
+  readerIamUser: 'CODERDB_READER_IAM_USER',
+  readerUrlEnv: 'CODERDB_READER_URL_ENV',
 } as const satisfies Record<keyof Omit<Profile, 'name'>, string>;
 type Field = keyof typeof FIELDS;
 
@@ -219,6 +233,9 @@ function applyLayer(profile: Profile, layer: ProfileOverrides, name: string): vo
       case 'url':
         profile.url = new Secret(String(raw));
         break;
+      case 'readerUrl':
+        profile.readerUrl = new Secret(String(raw));
+        break;
       case 'iamAuth':
       case 'installClient':
       case 'production':
@@ -252,6 +269,10 @@ function toNumber(value: string | boolean | number, field: string): number {
 
 /** The profile as plain data with secrets redacted, for `coderdb config show`. */
 export function describeProfile(profile: Profile): Record<string, unknown> {
-  const { url, ...rest } = profile;
-  return { ...rest, url: url ? redactUrl(url.reveal()) : undefined };
+  const { url, readerUrl, ...rest } = profile;
+  return {
+    ...rest,
+    url: url ? redactUrl(url.reveal()) : undefined,
+    ...(readerUrl ? { readerUrl: redactUrl(readerUrl.reveal()) } : {}),
+  };
 }

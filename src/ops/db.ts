@@ -62,6 +62,8 @@ export class Db {
   static async begin(context: Context, mode: Mode, applicationName = 'coderdb'): Promise<Db> {
     const session = await context.transport.open({
       applicationName,
+      // Reads run as the profile's reader role when it has one: PostgreSQL then refuses any write.
+      ...(mode === 'read' ? { role: 'reader' as const } : {}),
       ...(context.signal ? { signal: context.signal } : {}),
       ...(context.disabledLayers ? { disabledLayers: context.disabledLayers } : {}),
     });

@@ -50,6 +50,8 @@ export interface OpenOptions {
   signal?: AbortSignal;
   /** Test-only (see src/core/layers.ts): defence layers switched off. */
   disabledLayers?: DisabledLayers;
+  /** `reader`: connect as the profile's read-only reader role when it has one (read sessions). */
+  role?: 'main' | 'reader';
 }
 
 export interface Transport {
