@@ -11,6 +11,7 @@ import { registerDoctor } from './commands/doctor.js';
 import { registerQuery } from './commands/query.js';
 import { registerRemote } from './commands/remote.js';
 import { registerSandbox } from './commands/sandbox.js';
+import { registerSetup } from './commands/setup.js';
 import { registerTunnel } from './commands/tunnel.js';
 import { reportError } from './errors.js';
 import { interruptedExitCode } from './interrupt.js';
@@ -69,6 +70,7 @@ Try it without AWS: coderdb sandbox demo`,
   registerDoctor(program);
   registerRemote(program);
   registerTunnel(program);
+  registerSetup(program);
   registerSandbox(program);
   return program;
 }
