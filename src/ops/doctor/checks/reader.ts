@@ -4,8 +4,8 @@
 // superuser, can it INSERT/UPDATE/DELETE/TRUNCATE any user table, does it own (or inherit the owner
 // of) any. A warning, never a failure: coderdb's own layers still hold without it.
 
-import type { DbSession } from '../../../transport/types.js';
 import { hasReader } from '../../../transport/resolve.js';
+import type { DbSession } from '../../../transport/types.js';
 import type { DoctorContext } from '../context.js';
 import { type CheckSpec, pass, warn } from '../types.js';
 import { PROBE_TIMEOUT_MS } from './probe.js';
