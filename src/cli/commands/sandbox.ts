@@ -78,8 +78,8 @@ export function registerSandbox(program: Command): void {
   addStartOptions(
     sandbox.command('serve', { hidden: true }).description('run the sandbox in the foreground'),
   ).action(async (flags: SandboxFlags) => {
-    const { serve } = await load();
-    await serve(sandboxOptions(flags));
+    const [{ serve }, { interruption }] = await Promise.all([load(), import('../interrupt.js')]);
+    await serve(sandboxOptions(flags), interruption);
   });
 
   sandbox
