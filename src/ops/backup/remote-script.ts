@@ -282,7 +282,8 @@ export function restoreScript(context: ScriptContext, options: RestoreScriptOpti
         ]
       : ['A="$D/a"; FMT=-Fc']),
     '( while kill -0 $$ 2>/dev/null; do sleep 30; M tick || exit 0; done ) & K=$!',
-    `pg_restore $FMT ${flags} "$A" 2>"$D/restore.err"; R=$?`,
+    // pg_restore writes a script unless -d names a database; the name alone is no secret.
+    `pg_restore $FMT ${flags} -d "\${PGDATABASE:-\${PGUSER:-postgres}}" "$A" 2>"$D/restore.err"; R=$?`,
     'kill $K 2>/dev/null',
     'M info rc $R',
     'E restore',

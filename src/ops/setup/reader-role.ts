@@ -76,6 +76,6 @@ export function readerNextSteps(name: string): string[] {
   return [
     `set a password: psql -c '\\password ${name}' (as the database owner), or for RDS IAM: GRANT rds_iam TO ${name};`,
     `then add to the profile: "readerUrl": "postgresql://${name}@HOST/DB" (or "readerSecretId": "SECRET", or "readerIamUser": "${name}" with IAM), and for --transport exec "readerUrlEnv": "VAR" naming a container variable with that URL`,
-    'check it: coderdb doctor --only reader-role',
+    'check it: coderdb doctor --only reader.role',
   ];
 }
