@@ -5,6 +5,8 @@
 // dbname argument, never from PGDATABASE or a service file, hence the parsing here.
 // The script holds no single quote: it goes inside `sh -c '…'`.
 
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: sh parameter expansions, not templates
+
 /** Percent-decoding, one character at a time (printf turns %41 into A through an octal escape). */
 const PERCENT_DECODE =
   '_cdb_pct() { _s=$1; _o=; while [ -n "$_s" ]; do case $_s in ' +
