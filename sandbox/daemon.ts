@@ -31,21 +31,27 @@ export interface SandboxOptions {
 const START_TIMEOUT_MS = 120_000;
 const STOP_TIMEOUT_MS = 15_000;
 
-/** Runs the sandbox in this process until SIGTERM/SIGINT. Resolves when it has stopped. */
-export async function serve(options: SandboxOptions): Promise<void> {
+/** How long the AWS side may take to close before the database is closed anyway. */
+const AWS_CLOSE_MS = 2_000;
+
+/**
+ * Runs the sandbox in this process until SIGTERM/SIGINT (or `signal`, the CLI's interruption, which
+ * the CLI aborts on those signals). Resolves when everything it started has stopped.
+ */
+export async function serve(options: SandboxOptions, signal?: AbortSignal): Promise<void> {
   const layout = options.layout ?? 'current';
   if (!LAYOUTS.includes(layout)) throw usageError('sandbox.layout', `unknown layout "${layout}"`);
   const dir = paths.sandboxDir();
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const database = await startDatabase(options, layout);
-  const closers: (() => Promise<void>)[] = [() => database.close()];
+  let closeAws: (() => Promise<void>) | undefined;
   let awsEndpoint: string | undefined;
   try {
     const aws = await startAwsSide(database, options);
-    closers.unshift(aws.close);
+    closeAws = aws.close;
     awsEndpoint = aws.url;
   } catch (error) {
-    await Promise.allSettled(closers.map((close) => close()));
+    await database.close().catch(() => undefined);
     throw error;
   }
   const state: SandboxState = {
@@ -57,15 +63,28 @@ export async function serve(options: SandboxOptions): Promise<void> {
     scenario: options.scenario ?? 'healthy',
     startedAt: new Date().toISOString(),
     dir,
+    ...(database.serverDir ? { serverDir: database.serverDir } : {}),
   };
   writeStateFile(state);
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
+    // Listening here also tells the CLI there is something to end cleanly before it exits.
+    signal?.addEventListener('abort', stop, { once: true });
   });
   rmSync(paths.sandboxState(), { force: true });
-  await Promise.allSettled(closers.map((close) => close()));
+  // The database (a postmaster and its directory, for the postgres engine) is closed even when the
+  // AWS side is slow to close: within the CLI's grace period, nothing is left behind.
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    closeAws?.().catch(() => undefined),
+    new Promise((resolve) => {
+      timer = setTimeout(resolve, AWS_CLOSE_MS);
+    }),
+  ]);
+  clearTimeout(timer);
+  await database.close().catch(() => undefined);
 }
 
 async function startDatabase(options: SandboxOptions, layout: Layout): Promise<RunningDatabase> {
@@ -204,6 +223,8 @@ export async function switchScenario(state: SandboxState, scenario: string): Pro
 export async function stop(): Promise<boolean> {
   const state = readSandboxState();
   if (!state) {
+    // A daemon that died (kill -9, a crash) may have left its postmaster running.
+    await removeLeftServer(staleServerDir());
     rmSync(paths.sandboxState(), { force: true });
     return false;
   }
@@ -211,8 +232,27 @@ export async function stop(): Promise<boolean> {
   const deadline = Date.now() + STOP_TIMEOUT_MS;
   while (Date.now() < deadline && alive(state.pid)) await sleep(50);
   if (alive(state.pid)) process.kill(state.pid, 'SIGKILL');
+  // A daemon that had to be killed could not stop its postmaster; do it here.
+  await removeLeftServer(state.serverDir);
   rmSync(paths.sandboxState(), { force: true });
   return true;
+}
+
+async function removeLeftServer(dir: string | undefined): Promise<void> {
+  if (!dir) return;
+  const { removeServerDir } = await import('./engines/postgres-server.js');
+  await removeServerDir(dir);
+}
+
+/** The server directory named by a state file whose daemon is gone. */
+function staleServerDir(): string | undefined {
+  try {
+    const dir = (JSON.parse(readFileSync(paths.sandboxState(), 'utf8')) as Partial<SandboxState>).serverDir;
+    // Only one of coderdb's own temporary server directories is ever removed from a state file.
+    return typeof dir === 'string' && /\/coderdb-pg-[^/]+$/.test(dir) ? dir : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export function status(): SandboxState | undefined {

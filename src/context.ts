@@ -7,7 +7,7 @@ import { type LoadOptions, loadProfile, type Profile, type TransportName } from 
 import type { DisabledLayers } from './core/layers.js';
 import type { Context } from './ops/db.js';
 import { directTransport } from './transport/direct.js';
-import { resolveDirectTarget } from './transport/resolve.js';
+import { resolveTarget } from './transport/resolve.js';
 import type { Transport } from './transport/types.js';
 
 export interface CoderdbContext extends Context {
@@ -45,7 +45,7 @@ export function createContext(options: ContextOptions = {}): CoderdbContext {
 export function createTransport(profile: Profile, aws: AwsSession): Transport {
   switch (profile.transport) {
     case 'direct':
-      return directTransport({ target: () => resolveDirectTarget(profile, aws) });
+      return directTransport({ target: (open) => resolveTarget(profile, aws, open.role) });
     case 'exec':
       return lazyTransport('exec', async () =>
         (await import('./transport/exec/index.js')).execTransport(profile, aws),

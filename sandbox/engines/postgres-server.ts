@@ -223,6 +223,36 @@ async function terminate(child: ChildProcess, dataDir: string): Promise<void> {
   await waitForExit(child, 5_000);
 }
 
+/**
+ * Removes a server directory whose owner is gone (a sandbox daemon that was killed): its postmaster
+ * is stopped first, by the pid in its postmaster.pid, each step bounded.
+ */
+export async function removeServerDir(dir: string): Promise<void> {
+  const pid = await postmasterPid(join(dir, 'data'));
+  if (pid !== undefined && isRunning(pid)) {
+    for (const [sig, waitMs] of [
+      ['SIGINT', 5_000],
+      ['SIGQUIT', 3_000],
+      ['SIGKILL', 2_000],
+    ] as const) {
+      signal(pid, sig);
+      const deadline = Date.now() + waitMs;
+      while (isRunning(pid) && Date.now() < deadline) await sleep(50);
+      if (!isRunning(pid)) break;
+    }
+  }
+  await rm(dir, { recursive: true, force: true });
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function server(dir: string, port: number, child: ChildProcess): PgServer {
   let stopping: Promise<void> | undefined;
   return {

@@ -36,6 +36,7 @@ export async function startPostgresEngine(options: PostgresEngineOptions): Promi
       engine: 'postgres',
       url: `${server.url(database)}${server.url(database).includes('?') ? '&' : '?'}sslmode=disable`,
       version,
+      serverDir: server.dir,
       close: () => server.stop(),
     };
   } catch (error) {

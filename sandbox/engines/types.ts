@@ -6,5 +6,7 @@ export interface RunningDatabase {
   url: string;
   /** server_version, e.g. "18.6" or "15.18 (Debian …)". */
   version: string;
+  /** The postgres engine's temporary directory (data, socket, log), for a clean-up after a crash. */
+  serverDir?: string;
   close(): Promise<void>;
 }

@@ -2,6 +2,7 @@
 // command loads what it needs when it runs, so `coderdb --version` starts as fast as node itself.
 
 import { Command, CommanderError, Option } from 'commander';
+import { assertArgumentsAreUtf8 } from './argv-encoding.js';
 import { registerAdmin } from './commands/admin.js';
 import { registerBackup } from './commands/backup.js';
 import { registerCatalog } from './commands/catalog.js';
@@ -10,6 +11,7 @@ import { registerDoctor } from './commands/doctor.js';
 import { registerQuery } from './commands/query.js';
 import { registerRemote } from './commands/remote.js';
 import { registerSandbox } from './commands/sandbox.js';
+import { registerSetup } from './commands/setup.js';
 import { registerTunnel } from './commands/tunnel.js';
 import { reportError } from './errors.js';
 import { interruptedExitCode } from './interrupt.js';
@@ -85,6 +87,7 @@ Try it without AWS: coderdb sandbox demo`,
   registerDoctor(program);
   registerRemote(program);
   registerTunnel(program);
+  registerSetup(program);
   registerSandbox(program);
   return program;
 }
@@ -92,6 +95,7 @@ Try it without AWS: coderdb sandbox demo`,
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   try {
+    if (argv === process.argv) assertArgumentsAreUtf8();
     await program.parseAsync(argv);
     return takeExitStatus();
   } catch (error) {

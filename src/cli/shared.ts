@@ -72,9 +72,23 @@ export async function withContext<T>(
   }
   try {
     return await work(context);
+  } catch (error) {
+    // Every refusal reaches the audit log; the operations log theirs with the statement, this
+    // catches the rest (a protected target, a refused confirmation …) with the command's name.
+    const { recordRefusal } = await import('../ops/db.js');
+    recordRefusal(context, { command: commandPath(command) }, error);
+    throw error;
   } finally {
     context.dispose();
   }
+}
+
+/** `templates set-description`, `query`: the command as typed, without the program's name. */
+function commandPath(command: Command): string {
+  const names: string[] = [];
+  for (let current: Command | null = command; current?.parent; current = current.parent)
+    names.unshift(current.name());
+  return names.join(' ');
 }
 
 export function outputFormat(command: Command): Format {

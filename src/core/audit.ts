@@ -1,15 +1,19 @@
 // The audit log: one JSON line per statement coderdb runs for an operator, read or write, with who,
 // where, what and how it ended. Lines are appended with O_APPEND (atomic for lines this size on
 // local filesystems) and never hold a secret: statements are recorded as the guard masked them and
-// every text goes through scrub().
+// every text goes through scrub(). A line that cannot be written stops what it was to record: reads
+// log a `started` line before they run, so no row reaches an operator unrecorded.
 
 import { appendFileSync, closeSync, fsyncSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { dirname } from 'node:path';
+import { CoderdbError } from './errors.js';
 import { paths } from './paths.js';
 import { scrub } from './secret.js';
 
 export type AuditOutcome =
+  /** Written before a statement or a container session runs; its final line follows. */
+  | 'started'
   | 'ok'
   | 'error'
   /** The statement ran but its result did not reach the output whole. */
@@ -40,6 +44,12 @@ export interface AuditEntry {
   reason?: string;
   undoFile?: string;
   backupFile?: string;
+  /** For refusals and errors: the stable error code (`guard.write-refused` …). */
+  code?: string;
+  /** Container sessions (exec, shell, psql): the task, the container, the command's exit status. */
+  task?: string;
+  container?: string;
+  exitStatus?: number;
 }
 
 export type AuditInput = Omit<AuditEntry, 'time' | 'user'>;
@@ -52,9 +62,26 @@ export class AuditLog {
     if (entry.statement) entry.statement = scrub(entry.statement);
     if (entry.error) entry.error = scrub(entry.error);
     if (entry.reason) entry.reason = scrub(entry.reason);
-    mkdirSync(dirname(this.file), { recursive: true, mode: 0o700 });
     const line = `${JSON.stringify(entry)}\n`;
-    if (options.durable) {
+    try {
+      this.#write(line, Boolean(options.durable));
+    } catch (error) {
+      throw new CoderdbError(
+        'output',
+        'audit.unwritable',
+        `cannot write the audit log ${this.file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+        {
+          hint: 'coderdb runs nothing it cannot record; free disk space or fix the file (coderdb config path)',
+          cause: error,
+        },
+      );
+    }
+    return entry;
+  }
+
+  #write(line: string, durable: boolean): void {
+    mkdirSync(dirname(this.file), { recursive: true, mode: 0o700 });
+    if (durable) {
       // Before a commit the line must reach the disk: the commit may be the last thing that happens.
       const fd = openSync(this.file, 'a', 0o600);
       try {
@@ -66,7 +93,6 @@ export class AuditLog {
     } else {
       appendFileSync(this.file, line, { mode: 0o600 });
     }
-    return entry;
   }
 
   /** All entries, oldest first; a torn last line (a crash mid-write) is skipped. */
@@ -89,6 +115,17 @@ export class AuditLog {
     }
     return entries;
   }
+}
+
+const audited = new WeakSet<object>();
+
+/** Marks an error as already in the audit log, so that the CLI's catch-all does not log it twice. */
+export function markAudited(error: unknown): void {
+  if (typeof error === 'object' && error !== null) audited.add(error);
+}
+
+export function wasAudited(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && audited.has(error);
 }
 
 let cachedUser: string | undefined;

@@ -2,8 +2,8 @@
 // profile from the config file, CODERDB_* environment variables, command-line flags. The built-in
 // `sandbox` profile points at a running `coderdb sandbox`.
 
-import { readFileSync } from 'node:fs';
-import { usageError } from './errors.js';
+import { CONFIG_LIMIT, decodeUtf8, readFileBounded } from './bounded-read.js';
+import { CoderdbError, usageError } from './errors.js';
 import { paths } from './paths.js';
 import { readSandboxState } from './sandbox-state.js';
 import { redactUrl, Secret } from './secret.js';
@@ -44,6 +44,16 @@ export interface Profile {
   /** statement_timeout and lock_timeout of every read session; 0 for none. */
   readStatementTimeoutMs: number;
   readLockTimeoutMs: number;
+  /**
+   * The reader role: every read session connects as this read-only database role instead, so that
+   * PostgreSQL itself refuses any write a read might carry. A URL, a secret holding one, a user for
+   * RDS IAM authentication (same host and database as the main URL), and, for the exec transport,
+   * the container's environment variable holding the reader's URL.
+   */
+  readerUrl?: Secret;
+  readerSecretId?: string;
+  readerIamUser?: string;
+  readerUrlEnv?: string;
   /** Where each value that is not a default came from (for `config show` and safety checks). */
   origins?: Partial<Record<ProfileField, ValueOrigin>>;
 }
@@ -95,6 +105,10 @@ const FIELDS = {
   lockTimeoutMs: 'CODERDB_LOCK_TIMEOUT_MS',
   readStatementTimeoutMs: 'CODERDB_READ_STATEMENT_TIMEOUT_MS',
   readLockTimeoutMs: 'CODERDB_READ_LOCK_TIMEOUT_MS',
+  readerUrl: 'CODERDB_READER_URL',
+  readerSecretId: 'CODERDB_READER_SECRET_ID',
+  readerIamUser: 'CODERDB_READER_IAM_USER',
+  readerUrlEnv: 'CODERDB_READER_URL_ENV',
 } as const satisfies Record<keyof Omit<Profile, 'name' | 'origins'>, string>;
 type Field = keyof typeof FIELDS;
 export type ProfileField = Field;
@@ -119,8 +133,15 @@ export const SANDBOX_PROFILE = 'sandbox';
 export function readConfigFile(file: string, required: boolean): ConfigFile {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    const bytes = readFileBounded(file, CONFIG_LIMIT, {
+      code: 'config.too-large',
+      what: `config file ${file}`,
+    });
+    const decoded = decodeUtf8(bytes);
+    if (decoded === undefined) throw usageError('config.encoding', `config file ${file} is not valid UTF-8`);
+    text = decoded;
   } catch (error) {
+    if (error instanceof CoderdbError) throw error;
     if (!required && (error as NodeJS.ErrnoException).code === 'ENOENT') return {};
     throw usageError('config.unreadable', `cannot read config file ${file}: ${(error as Error).message}`);
   }
@@ -232,6 +253,9 @@ function applyLayer(profile: Profile, layer: ProfileOverrides, name: string): vo
       case 'url':
         profile.url = new Secret(String(raw));
         break;
+      case 'readerUrl':
+        profile.readerUrl = new Secret(String(raw));
+        break;
       case 'iamAuth':
       case 'installClient':
       case 'production':
@@ -267,8 +291,12 @@ function toNumber(value: string | boolean | number, field: string): number {
 
 /** The profile as plain data with secrets redacted, for `coderdb config show`. */
 export function describeProfile(profile: Profile): Record<string, unknown> {
-  const { url, origins: _origins, ...rest } = profile;
-  return { ...rest, url: url ? redactUrl(url.reveal()) : undefined };
+  const { url, readerUrl, origins: _origins, ...rest } = profile;
+  return {
+    ...rest,
+    url: url ? redactUrl(url.reveal()) : undefined,
+    ...(readerUrl ? { readerUrl: redactUrl(readerUrl.reveal()) } : {}),
+  };
 }
 
 /** Where a profile value came from: the layer that set it last, or the default. */

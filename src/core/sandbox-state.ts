@@ -17,6 +17,8 @@ export interface SandboxState {
   startedAt: string;
   /** Directory holding the sandbox's data and logs. */
   dir: string;
+  /** The postgres engine's server directory: removed, with its postmaster, by `sandbox stop`. */
+  serverDir?: string;
 }
 
 export function readSandboxState(file = paths.sandboxState()): SandboxState | undefined {

@@ -2,7 +2,7 @@
 // PostgreSQL enforces (READ ONLY unless a write was asked for), with every statement an operator
 // asked for written to the audit log.
 
-import type { AuditInput, AuditLog } from '../core/audit.js';
+import { type AuditInput, type AuditLog, markAudited, wasAudited } from '../core/audit.js';
 import type { Profile } from '../core/config.js';
 import { CoderdbError } from '../core/errors.js';
 import { type DisabledLayers, layerOn } from '../core/layers.js';
@@ -71,6 +71,8 @@ export class Db {
   static async begin(context: Context, mode: Mode, applicationName = 'coderdb'): Promise<Db> {
     const session = await context.transport.open({
       applicationName,
+      // Reads run as the profile's reader role when it has one: PostgreSQL then refuses any write.
+      ...(mode === 'read' ? { role: 'reader' as const } : {}),
       ...(context.signal ? { signal: context.signal } : {}),
       ...(context.disabledLayers ? { disabledLayers: context.disabledLayers } : {}),
       ...(mode === 'read' ? { read: readSessionOptions(context.profile) } : {}),
@@ -142,6 +144,9 @@ export class Db {
   /** Streams one statement's events; audited when `audit` is given. */
   async *stream(sql: string, audit?: AuditTag): AsyncGenerator<QueryEvent> {
     this.assertOpen();
+    // Logged before the statement runs: no row reaches the operator unrecorded, and an audit log
+    // that cannot be written stops the statement here, before it has run.
+    if (audit) this.record(audit, sql, { outcome: 'started' });
     const started = performance.now();
     let rows: number | null = null;
     let settled = false;
@@ -155,7 +160,7 @@ export class Db {
     } catch (raw) {
       settled = true;
       const error = audit?.scrubError ? audit.scrubError(raw) : raw;
-      if (audit) {
+      if (audit && !isAuditFailure(error)) {
         this.record(audit, sql, {
           outcome: 'error',
           error: error instanceof Error ? error.message : String(error),
@@ -227,7 +232,7 @@ export class Db {
   record(
     audit: AuditTag,
     sql: string,
-    result: Pick<AuditInput, 'outcome' | 'rows' | 'error' | 'durationMs' | 'undoFile' | 'reason'>,
+    result: Pick<AuditInput, 'outcome' | 'rows' | 'error' | 'durationMs' | 'undoFile' | 'reason' | 'code'>,
     options: { durable?: boolean } = {},
   ): void {
     this.context.audit.append(
@@ -247,6 +252,35 @@ export class Db {
 
   private assertOpen(): void {
     if (!this.#open) throw new CoderdbError('internal', 'db.closed', 'the database session is closed');
+  }
+}
+
+function isAuditFailure(error: unknown): boolean {
+  return error instanceof CoderdbError && error.code === 'audit.unwritable';
+}
+
+/**
+ * Records a refusal (a safety rule said no: the guard, a write rule, a declined confirmation) with
+ * its reason and code, once: the error is marked so that callers further up do not log it again.
+ * Nothing ran, so an audit log that cannot be written does not hide the refusal itself.
+ */
+export function recordRefusal(context: Context, tag: AuditTag, error: unknown): void {
+  if (!(error instanceof CoderdbError) || error.kind !== 'refused' || wasAudited(error)) return;
+  markAudited(error);
+  try {
+    context.audit.append({
+      identity: context.identity(),
+      profile: context.profile.name,
+      transport: context.transport.name,
+      target: context.transport.describe(),
+      command: tag.command,
+      ...(tag.statement ? { statement: tag.statement } : {}),
+      outcome: 'refused',
+      error: error.message,
+      code: error.code,
+    });
+  } catch {
+    // The refusal is what the operator must see; it changed nothing.
   }
 }
 

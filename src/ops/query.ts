@@ -9,7 +9,7 @@ import { type AnalyzedStatement, analyze, enforce } from '../sql/guard.js';
 import { locate } from '../sql/parser.js';
 import { knownColumns, outputHasSecrets, type SecretFlow, type Segment } from '../sql/secret-flow.js';
 import { isSecretColumn } from './coder/secrets.js';
-import { type Context, Db } from './db.js';
+import { type Context, Db, recordRefusal } from './db.js';
 import { enforceFunctionCatalog } from './function-policy.js';
 import {
   analyzeSecretFlow,
@@ -46,11 +46,18 @@ export async function runAnalyzedRead(
   writer: ResultWriter,
   options: ReadOptions = {},
 ): Promise<void> {
-  if (layerOn(context.disabledLayers, 'guard')) enforce(statements, { write: false });
-  await writer.begin?.(statements.length);
-  const db = await Db.begin(context, 'read');
-  await checkFunctionCatalog(db, statements);
-  await streamStatements(db, statements, writer, { ...options, sql });
+  try {
+    if (layerOn(context.disabledLayers, 'guard')) enforce(statements, { write: false });
+    await writer.begin?.(statements.length);
+    const db = await Db.begin(context, 'read');
+    await checkFunctionCatalog(db, statements);
+    await streamStatements(db, statements, writer, { ...options, sql });
+  } catch (error) {
+    // Whichever layer refused (guard, function catalog, redaction), the refusal is audited.
+    const statement = statements.map((entry) => entry.auditText).join(';\n');
+    recordRefusal(context, { command: options.command ?? 'query', statement }, error);
+    throw error;
+  }
   await writer.finish();
 }
 

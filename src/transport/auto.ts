@@ -16,7 +16,7 @@ import type { AwsSession } from '../aws/session.js';
 import type { Profile } from '../core/config.js';
 import { CoderdbError, connectionError } from '../core/errors.js';
 import { directTransport } from './direct.js';
-import { resolveDirectTarget } from './resolve.js';
+import { resolveTarget } from './resolve.js';
 import type { DbSession, OpenOptions, Transport } from './types.js';
 
 /** Whether the profile names its database URL itself rather than leaving it to the secret. */
@@ -30,7 +30,7 @@ export function autoTransport(
   env: NodeJS.ProcessEnv = process.env,
 ): Transport {
   if (hasExplicitUrl(profile, env)) {
-    return directTransport({ target: () => resolveDirectTarget(profile, aws) });
+    return directTransport({ target: (open) => resolveTarget(profile, aws, open.role) });
   }
   let chosen: Transport | undefined;
 

@@ -37,7 +37,7 @@ export const SERVER_INFO_QUERY =
 export interface DirectTransportOptions {
   name?: TransportName;
   /** Resolves where to connect (URL from flag, env or Secrets Manager; IAM token). */
-  target: () => Promise<PgTarget>;
+  target: (options: OpenOptions) => Promise<PgTarget>;
 }
 
 export function directTransport(options: DirectTransportOptions): Transport {
@@ -47,7 +47,7 @@ export function directTransport(options: DirectTransportOptions): Transport {
     name,
     describe: () => described,
     async open(openOptions: OpenOptions = {}) {
-      const target = await options.target();
+      const target = await options.target(openOptions);
       described = `${name} ${describeTarget(target)}`;
       return connect(target, name, openOptions);
     },

@@ -81,6 +81,49 @@ export async function resolveDirectTarget(profile: Profile, aws: AwsSession): Pr
   };
 }
 
+/** Who a session connects as: the profile's own user, or the read-only reader role for reads. */
+export type SessionRole = 'main' | 'reader';
+
+/** Whether the profile names a reader role (for the direct and tunnel transports). */
+export function hasReader(profile: Profile): boolean {
+  return Boolean(profile.readerUrl || profile.readerSecretId || profile.readerIamUser);
+}
+
+/**
+ * Where a reader session connects: `readerUrl`, else the URL in `readerSecretId`, else the main URL
+ * with `readerIamUser` and an IAM token. With `iamAuth` a reader URL's password is a token too.
+ * Without a reader in the profile, the main target.
+ */
+export async function resolveTarget(
+  profile: Profile,
+  aws: AwsSession,
+  role: SessionRole = 'main',
+): Promise<PgTarget> {
+  if (role !== 'reader' || !hasReader(profile)) return resolveDirectTarget(profile, aws);
+  if (!profile.readerUrl && !profile.readerSecretId) {
+    const main = parsePgUrl((await resolveDatabaseUrl(profile, aws)).url);
+    const reader = { ...main, user: profile.readerIamUser! };
+    return {
+      ...reader,
+      password: await iamAuthToken(reader, profile, aws),
+      sslmode: strongerSsl(main.sslmode),
+    };
+  }
+  let url = profile.readerUrl;
+  if (!url) {
+    aws.noteIdentity();
+    const { fetchDatabaseUrl } = await import('../aws/database-secret.js');
+    url = await fetchDatabaseUrl(aws, { ...profile, secretId: profile.readerSecretId! });
+  }
+  const target = parsePgUrl(url);
+  if (!profile.iamAuth) return target;
+  return {
+    ...target,
+    password: await iamAuthToken(target, profile, aws),
+    sslmode: strongerSsl(target.sslmode),
+  };
+}
+
 /** RDS IAM authentication: a 15-minute token signed with the caller's credentials. */
 export async function iamAuthToken(target: PgTarget, profile: Profile, aws: AwsSession): Promise<Secret> {
   aws.noteIdentity();

@@ -27,7 +27,7 @@ import { PORT_FORWARDING_DOCUMENT, PortSession } from '../ssm/port-session.js';
 import { withTimeout } from '../ssm/timing.js';
 import { directTransport } from './direct.js';
 import { describeTarget, type PgTarget } from './pg-url.js';
-import { iamAuthToken, resolveDirectTarget } from './resolve.js';
+import { hasReader, iamAuthToken, resolveDirectTarget, resolveTarget, type SessionRole } from './resolve.js';
 import type { DbSession, Transport } from './types.js';
 
 export const TUNNEL_HOST = '127.0.0.1';
@@ -61,7 +61,7 @@ export interface Tunnel {
   readonly ended: Promise<{ error?: CoderdbError }>;
   readonly isEnded: boolean;
   /** `target` with a fresh RDS IAM token when the profile uses IAM authentication. */
-  freshTarget(): Promise<PgTarget>;
+  freshTarget(role?: SessionRole): Promise<PgTarget>;
   /** Ends the session (TerminateSession) and closes the listener and every connection. */
   close(): Promise<void>;
 }
@@ -167,8 +167,27 @@ class LocalTunnel implements Tunnel {
     return this.#session.agentVersion;
   }
 
-  async freshTarget(): Promise<PgTarget> {
+  async freshTarget(role: SessionRole = 'main'): Promise<PgTarget> {
     const { profile, aws, database } = this.#parts;
+    if (role === 'reader' && hasReader(profile)) {
+      // The tunnel leads to one host and port; the reader is another role there, so only the
+      // credentials (and database) differ from the main target.
+      const reader = await resolveTarget(profile, aws, 'reader');
+      if (reader.host !== database.host || reader.port !== database.port) {
+        throw usageError(
+          'tunnel.reader-host',
+          `the reader role's URL points at ${reader.host}:${reader.port}, but the tunnel leads to ${database.host}:${database.port}`,
+          { hint: 'give readerUrl the same host and port as the main database URL' },
+        );
+      }
+      const { password, ...local } = this.target;
+      return {
+        ...local,
+        user: reader.user,
+        database: reader.database,
+        ...(reader.password ? { password: reader.password } : {}),
+      };
+    }
     if (!profile.iamAuth) return this.target;
     return { ...this.target, password: await iamAuthToken(database, profile, aws) };
   }
@@ -483,9 +502,10 @@ export function tunnelTransport(profile: Profile, aws: AwsSession, options: Tunn
       signal?.addEventListener('abort', onAbort, { once: true });
       let session: DbSession;
       try {
-        session = await directTransport({ name: 'tunnel', target: () => current.freshTarget() }).open(
-          openOptions,
-        );
+        session = await directTransport({
+          name: 'tunnel',
+          target: () => current.freshTarget(openOptions.role),
+        }).open(openOptions);
       } catch (error) {
         signal?.removeEventListener('abort', onAbort);
         await release(current);

@@ -55,6 +55,8 @@ export interface OpenOptions {
    * timeouts, and ended when a watched setting changes. Absent: a session that may write.
    */
   read?: ReadSessionOptions;
+  /** `reader`: connect as the profile's read-only reader role when it has one (read sessions). */
+  role?: 'main' | 'reader';
 }
 
 export interface ReadSessionOptions {

@@ -69,7 +69,8 @@ describe('backup and restore over direct', () => {
     expect(listed.find((entry) => entry.file === out)).toMatchObject({ status: 'ok' });
     expect(listed.find((entry) => entry.file === out)?.verifiedAt).toBeTruthy();
 
-    const target = await createDatabase(source, 'restored_direct');
+    // As the target database's owner: a superuser target role needs --as-superuser (below).
+    const target = await createDatabase(source, 'restored_direct', 'restorer');
     const restored = json<{ tables: unknown[]; rows: number; preRestoreBackup?: string }>(
       await run('restore', out, '--url', target, '--yes', '--format', 'json'),
     );
@@ -99,7 +100,7 @@ describe('backup and restore over direct', () => {
     expect(await archiveObjects(parallel)).toEqual(await archiveObjects(serial));
     expect((await run('backup', 'verify', parallel)).code).toBe(0);
     const target = await createDatabase(source, 'restored_parallel_local');
-    const restored = await run('restore', parallel, '--url', target, '--yes');
+    const restored = await run('restore', parallel, '--url', target, '--yes', '--as-superuser');
     expect(restored.code, restored.stderr).toBe(0);
     expect(await snapshot(target)).toEqual(await snapshot(source));
   });
@@ -111,7 +112,16 @@ describe('backup and restore over direct', () => {
     );
     expect(made.manifest.transport).toBe('tunnel');
     const target = await createDatabase(source, 'restored_tunnel');
-    const restored = await run('--transport', 'tunnel', 'restore', out, '--url', target, '--yes');
+    const restored = await run(
+      '--transport',
+      'tunnel',
+      'restore',
+      out,
+      '--url',
+      target,
+      '--yes',
+      '--as-superuser',
+    );
     expect(restored.code, restored.stderr).toBe(0);
     expect(restored.stdout).toContain('via tunnel');
     expect(await snapshot(target)).toEqual(await snapshot(source));
@@ -134,7 +144,7 @@ describe('backup and restore over direct', () => {
     expect(verify.stderr).toContain('failed verification');
 
     const target = await createDatabase(source, 'never_restored');
-    const restore = await run('restore', bad, '--url', target, '--yes');
+    const restore = await run('restore', bad, '--url', target, '--yes', '--as-superuser');
     expect(restore.code).toBe(5);
     expect(restore.stderr).toContain('does not match its manifest');
     expect(await sql(target, "SELECT 1 FROM pg_tables WHERE schemaname = 'public'")).toEqual([]);
@@ -154,12 +164,47 @@ describe('backup and restore over direct', () => {
     expect(refused.code).toBe(4);
     expect(refused.stderr).toContain('refusing to restore into a protected target');
     expect(refused.stderr).toContain("Coder's tables");
-    const forced = await run('restore', out, '--force', '--yes');
+    const forced = await run('restore', out, '--force', '--yes', '--as-superuser');
     expect(forced.code).toBe(4);
     expect(forced.stderr).toContain('there is no terminal');
     expect(await snapshot(source)).toEqual(before);
     const noTarget = await sandbox.run(['restore', out], { env: { CODERDB_PROFILE: '' } });
     expect(noTarget.code).toBe(2);
+  });
+
+  it('an archive is code: no manifest needs --trust-archive, a superuser role --as-superuser', async () => {
+    const out = join(sandbox.dir, 'trust.dump');
+    expect((await run('backup', '--out', out)).code).toBe(0);
+    const target = await createDatabase(source, 'restored_trust');
+    const empty = await snapshot(target);
+
+    const asSuperuser = await run('restore', out, '--url', target, '--yes');
+    expect(asSuperuser.code).toBe(4);
+    expect(asSuperuser.stderr).toContain(
+      `the archive's SQL runs as role "${new URL(source).username}" on the target (a SUPERUSER)`,
+    );
+    expect(asSuperuser.stderr).toMatch(/coderdb: refusing to restore as ".+", a superuser/);
+
+    const copy = join(sandbox.dir, 'copied.dump');
+    copyFileSync(out, copy);
+    const untrusted = await run('restore', copy, '--url', target, '--yes', '--as-superuser');
+    expect(untrusted.code).toBe(4);
+    expect(untrusted.stderr).toMatch(/^coderdb: refusing to restore copied\.dump: it has no manifest/);
+    expect(await snapshot(target)).toEqual(empty);
+
+    const entries = JSON.parse((await run('audit', '--format', 'json')).stdout) as {
+      command: string;
+      outcome: string;
+      code?: string;
+    }[];
+    const refusals = entries.filter((entry) => entry.command === 'restore' && entry.outcome === 'refused');
+    expect(refusals.map((entry) => entry.code)).toEqual(
+      expect.arrayContaining(['restore.superuser', 'restore.untrusted-archive']),
+    );
+
+    const trusted = await run('restore', copy, '--url', target, '--yes', '--as-superuser', '--trust-archive');
+    expect(trusted.code, trusted.stderr).toBe(0);
+    expect(await snapshot(target)).toEqual(await snapshot(source));
   });
 
   it('a write with --backup takes a full backup after confirmation and before applying', async () => {

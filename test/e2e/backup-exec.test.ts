@@ -78,7 +78,9 @@ describe('backup and restore over exec', () => {
       ['from_parallel', parallel.file],
     ] as const) {
       const target = await createDatabase(source, name);
-      const restored = await sandbox.run(['restore', file, '--url', target, '--yes'], { timeoutMs: 120_000 });
+      const restored = await sandbox.run(['restore', file, '--url', target, '--yes', '--as-superuser'], {
+        timeoutMs: 120_000,
+      });
       expect(restored.code, restored.stderr).toBe(0);
       expect(await snapshot(target)).toEqual(expected);
     }
@@ -157,17 +159,21 @@ describe('backup and restore over exec', () => {
     const original = await snapshot(source);
     await sql(source, "UPDATE templates SET description = 'changed after the backup'");
 
-    const noTerminal = await exec('restore', out, '--force');
+    const noTerminal = await exec('restore', out, '--force', '--as-superuser');
     expect(noTerminal.code, noTerminal.stderr).toBe(4);
     expect(noTerminal.stderr).toContain('no terminal');
 
-    const terminal = pty.spawn(process.execPath, [CLI, '--transport', 'exec', 'restore', out, '--force'], {
-      name: 'xterm',
-      cols: 200,
-      rows: 50,
-      cwd: sandbox.dir,
-      env: sandbox.env as Record<string, string>,
-    });
+    const terminal = pty.spawn(
+      process.execPath,
+      [CLI, '--transport', 'exec', 'restore', out, '--force', '--as-superuser'],
+      {
+        name: 'xterm',
+        cols: 200,
+        rows: 50,
+        cwd: sandbox.dir,
+        env: sandbox.env as Record<string, string>,
+      },
+    );
     let screen = '';
     terminal.onData((data) => {
       screen += data;

@@ -43,7 +43,14 @@ describe('version mismatches (PGlite 18, pg_dump 15)', () => {
   it('restore --target sandbox refuses PGlite and points at the postgres engine', async () => {
     const archive = join(sandbox.dir, 'fake.dump');
     writeFileSync(archive, Buffer.concat([Buffer.from('PGDMP'), Buffer.alloc(200)]));
-    const result = await sandbox.run(['restore', archive, '--target', 'sandbox', '--force']);
+    const result = await sandbox.run([
+      'restore',
+      archive,
+      '--target',
+      'sandbox',
+      '--force',
+      '--trust-archive',
+    ]);
     expect(result.code, result.stderr).toBe(2);
     expect(result.stderr).toContain('PGlite');
     expect(result.stderr).toContain('--engine postgres');

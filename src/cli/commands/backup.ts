@@ -26,6 +26,8 @@ interface BackupFlags {
 interface RestoreFlags {
   target?: string;
   force?: boolean;
+  trustArchive?: boolean;
+  asSuperuser?: boolean;
   yes?: boolean;
   reason?: string;
 }
@@ -118,11 +120,15 @@ Examples:
     .option('--target <profile>', 'profile of the database to restore into (or give --url / --profile)')
     .option('--force', 'allow a non-empty or production target: you type its name, it is backed up first')
     .option('-y, --yes', 'restore into an empty, non-production database without asking')
+    .option('--trust-archive', 'restore an archive without a manifest (its checksum cannot be compared)')
+    .option('--as-superuser', "allow a superuser target role (the archive's SQL then runs as one)")
     .option('--reason <text>', 'recorded in the audit log')
     .addHelpText(
       'after',
       `
-The target must be empty unless --force; --force (and any production profile) also needs the
+An archive is code: its SQL runs on the target as the role coderdb connects as. It is restored
+only when its manifest's SHA-256 matches (--trust-archive for one without a manifest), and never as
+a superuser without --as-superuser. The target must be empty unless --force; --force (and any production profile) also needs the
 database name typed on a terminal. pg_restore runs with --single-transaction --exit-on-error:
 a failed restore changes nothing. Objects are owned by the restoring user (--no-owner).
 Examples:
@@ -152,6 +158,8 @@ Examples:
           result = await restoreBackup(context, file, {
             force: Boolean(flags.force),
             yes: Boolean(flags.yes),
+            trustArchive: Boolean(flags.trustArchive),
+            asSuperuser: Boolean(flags.asSuperuser),
             ...(flags.reason ? { reason: flags.reason } : {}),
             onPlan: (plan) => {
               progress.pause();
@@ -164,6 +172,14 @@ Examples:
           progress.done();
         }
         printRestore(result, format);
+      } catch (error) {
+        // Refusals before the target is reached (an archive without a manifest) are logged here.
+        (await import('../../ops/db.js')).recordRefusal(
+          context,
+          { command: 'restore', statement: `pg_restore ${file}` },
+          error,
+        );
+        throw error;
       } finally {
         context.dispose();
       }
@@ -208,6 +224,7 @@ function describePlan(plan: RestorePlan): string {
   return [
     `Restore ${plan.file} (${plan.format === 'custom' ? 'custom archive' : 'directory archive'}; ${source})`,
     `   into database "${plan.database}" (PostgreSQL ${plan.serverVersion}, ${state}${plan.production ? ', PRODUCTION' : ''}) via ${plan.target}`,
+    `   the archive's SQL runs as role "${plan.role}" on the target${plan.superuser ? ' (a SUPERUSER)' : ''}`,
   ].join('\n');
 }
 

@@ -1,8 +1,8 @@
 // coderdb query: SQL from an argument, -f FILE or stdin, read-only unless --write.
 
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { usageError } from '../../core/errors.js';
+import { decodeUtf8, readFileBounded, readStreamBounded, SQL_LIMIT } from '../../core/bounded-read.js';
+import { CoderdbError, usageError } from '../../core/errors.js';
 import { globals, outputFormat, stdout, withContext } from '../shared.js';
 import { addWriteFlags, reportOutcome, type WriteFlags, writeOptions } from '../write-flow.js';
 
@@ -73,15 +73,18 @@ async function readSql(argument: string | undefined, file: string | undefined): 
       hint: 'pass it as an argument, with -f FILE, or on stdin',
     });
   }
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return decode(Buffer.concat(chunks), 'stdin');
+  const bytes = await readStreamBounded(process.stdin, SQL_LIMIT, {
+    code: 'query.too-large',
+    what: 'the SQL on stdin',
+  });
+  return decode(bytes, 'stdin');
 }
 
 function readFileOrFail(file: string): Buffer {
   try {
-    return readFileSync(file);
+    return readFileBounded(file, SQL_LIMIT, { code: 'query.too-large', what: `the SQL file ${file}` });
   } catch (error) {
+    if (error instanceof CoderdbError) throw error;
     throw usageError(
       'query.file',
       `cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
@@ -90,9 +93,7 @@ function readFileOrFail(file: string): Buffer {
 }
 
 function decode(bytes: Buffer, source: string): string {
-  try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-  } catch {
-    throw usageError('sql.encoding', `the SQL from ${source} is not valid UTF-8`);
-  }
+  const text = decodeUtf8(bytes);
+  if (text === undefined) throw usageError('sql.encoding', `the SQL from ${source} is not valid UTF-8`);
+  return text;
 }

@@ -110,9 +110,12 @@ export function registerSandbox(program: Command): void {
   addStartOptions(
     sandbox.command('serve', { hidden: true }).description('run the sandbox in the foreground'),
   ).action(async (flags: SandboxFlags) => {
-    const { checkScenario, serve } = await load();
+    const [{ checkScenario, serve }, { interruption }] = await Promise.all([
+      load(),
+      import('../interrupt.js'),
+    ]);
     if (flags.scenario) await checkScenario(flags.scenario);
-    await serve(sandboxOptions(flags));
+    await serve(sandboxOptions(flags), interruption);
   });
 
   sandbox

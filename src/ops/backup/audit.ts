@@ -1,7 +1,8 @@
 // Backup and restore in the audit log: one line per run, with where it ran, the archive, and how it
 // ended. Statements are not recorded (pg_dump and pg_restore run many); the archive file is.
 
-import type { AuditOutcome } from '../../core/audit.js';
+import { type AuditOutcome, markAudited } from '../../core/audit.js';
+import { CoderdbError } from '../../core/errors.js';
 import type { BackupContext } from './reach.js';
 
 export interface BackupAuditLine {
@@ -18,6 +19,7 @@ export interface BackupAuditLine {
 }
 
 export function auditBackup(context: BackupContext, line: BackupAuditLine): void {
+  if (line.outcome === 'refused') markAudited(line.error);
   context.audit.append(
     {
       identity: context.identity() ?? context.aws?.knownIdentity(),
@@ -34,6 +36,7 @@ export function auditBackup(context: BackupContext, line: BackupAuditLine): void
       ...(line.error === undefined
         ? {}
         : { error: line.error instanceof Error ? line.error.message : String(line.error) }),
+      ...(line.error instanceof CoderdbError ? { code: line.error.code } : {}),
     },
     // A restore's line must survive whatever happens next; a backup's is cheap to make durable too.
     { durable: true },

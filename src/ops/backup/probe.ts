@@ -20,6 +20,8 @@ export const PROBE_SQL = `SELECT json_build_object(
   'version', current_setting('server_version'),
   'banner', version(),
   'database', current_database(),
+  'role', current_user,
+  'superuser', (SELECT rolsuper FROM pg_roles WHERE rolname = current_user),
   'relations', (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
      WHERE ${USER_NAMESPACE} AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND ${NOT_EXTENSION_MEMBER}),
   'coderTables', (SELECT coalesce(json_agg(c.relname ORDER BY c.relname), '[]'::json)
@@ -47,6 +49,9 @@ export interface DatabaseFacts {
   versionNum: number;
   version: string;
   database: string;
+  /** The role coderdb connects as: an archive's SQL runs with its rights. */
+  role: string;
+  superuser: boolean;
   /** PGlite (the sandbox's default engine) cannot take a pg_restore; see restore.ts. */
   pglite: boolean;
   /** User tables, views, sequences … (0 = an empty database). */
@@ -68,6 +73,8 @@ export function parseFacts(json: string): DatabaseFacts {
     version: string;
     banner: string;
     database: string;
+    role?: string;
+    superuser?: boolean;
     relations: number;
     coderTables: string[];
     tables: { schema: string; name: string; rows: number | string | null }[];
@@ -76,6 +83,8 @@ export function parseFacts(json: string): DatabaseFacts {
     versionNum: Number(raw.versionNum),
     version: String(raw.version),
     database: String(raw.database),
+    role: String(raw.role ?? ''),
+    superuser: raw.superuser === true,
     pglite: /pglite/i.test(String(raw.banner)),
     relations: Number(raw.relations),
     coderTables: raw.coderTables ?? [],

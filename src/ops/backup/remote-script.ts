@@ -9,6 +9,7 @@
 // CloudTrail.
 
 import { CoderdbError } from '../../core/errors.js';
+import { PG_ENV_FUNCTIONS, pgEnvFrom } from '../../transport/pg-env-script.js';
 
 /** pg_dump waits at most this long for a table lock (a migration holding ACCESS EXCLUSIVE) and fails. */
 export const LOCK_WAIT_TIMEOUT_MS = 60_000;
@@ -56,6 +57,10 @@ function prelude(context: ScriptContext): string[] {
     'M start',
     `U="$${context.urlEnv}"`,
     `[ -n "$U" ] || { M fail no-url ${context.urlEnv}; M done; exit 0; }`,
+    // psql, pg_dump and pg_restore get the URL as PG* variables, never in their argv.
+    PG_ENV_FUNCTIONS,
+    pgEnvFrom('"$U"'),
+    'unset U',
   ];
 }
 
@@ -87,7 +92,7 @@ function probe(probeSql: string): string[] {
     'if command -v psql >/dev/null 2>&1; then',
     `  printf %s ${encoded} | base64 -d > "$D/probe.sql"`,
     '  M begin probe',
-    '  { psql -X -A -t -q -v ON_ERROR_STOP=1 -d "$U" -f "$D/probe.sql" 2>"$D/probe.err"; echo $? >"$D/probe.rc"; } | base64',
+    '  { psql -X -A -t -q -v ON_ERROR_STOP=1 -f "$D/probe.sql" 2>"$D/probe.err"; echo $? >"$D/probe.rc"; } | base64',
     '  M end probe $(cat "$D/probe.rc" 2>/dev/null || echo 255)',
     '  E probe',
     'fi',
@@ -118,7 +123,7 @@ export function serialDumpScript(context: ScriptContext, probeSql: string): stri
     ...requireTool('pg_dump'),
     ...detectGzip,
     'M begin data $Z',
-    `{ pg_dump -Fc --no-password --lock-wait-timeout=${LOCK_WAIT_TIMEOUT_MS} -d "$U" 2>"$D/dump.err"; echo $? >"$D/dump.rc"; } | ${gzipOrCat} | base64`,
+    `{ pg_dump -Fc --no-password --lock-wait-timeout=${LOCK_WAIT_TIMEOUT_MS} 2>"$D/dump.err"; echo $? >"$D/dump.rc"; } | ${gzipOrCat} | base64`,
     'M end data $(cat "$D/dump.rc" 2>/dev/null || echo 255)',
     'E dump',
     // After the data, so the archive starts streaming at once; a version mismatch is explained
@@ -145,7 +150,7 @@ export function parallelControlScript(context: ScriptContext, probeSql: string, 
     // ECS Exec closes sessions idle for 20 minutes; a long dump prints nothing else.
     '( while kill -0 $$ 2>/dev/null; do sleep 30; M tick || exit 0; done ) & K=$!',
     // The dump starts at once, in the background; the probe runs meanwhile.
-    `( pg_dump -Fd -j ${Math.trunc(jobs)} -v --no-password --lock-wait-timeout=${LOCK_WAIT_TIMEOUT_MS} -f "$D/dump" -d "$U" 2>"$D/log"; echo $? > "$D/rc.tmp"; mv "$D/rc.tmp" "$D/rc" ) & P=$!`,
+    `( pg_dump -Fd -j ${Math.trunc(jobs)} -v --no-password --lock-wait-timeout=${LOCK_WAIT_TIMEOUT_MS} -f "$D/dump" 2>"$D/log"; echo $? > "$D/rc.tmp"; mv "$D/rc.tmp" "$D/rc" ) & P=$!`,
     ...probe(probeSql),
     'wait $P',
     'kill $K 2>/dev/null',
@@ -277,14 +282,15 @@ export function restoreScript(context: ScriptContext, options: RestoreScriptOpti
         ]
       : ['A="$D/a"; FMT=-Fc']),
     '( while kill -0 $$ 2>/dev/null; do sleep 30; M tick || exit 0; done ) & K=$!',
-    `pg_restore $FMT ${flags} -d "$U" "$A" 2>"$D/restore.err"; R=$?`,
+    // pg_restore writes a script unless -d names a database; the name alone is no secret.
+    `pg_restore $FMT ${flags} -d "\${PGDATABASE:-\${PGUSER:-postgres}}" "$A" 2>"$D/restore.err"; R=$?`,
     'kill $K 2>/dev/null',
     'M info rc $R',
     'E restore',
     'if [ $R = 0 ] && command -v psql >/dev/null 2>&1; then',
     `  printf %s ${counts} | base64 -d > "$D/counts.sql"`,
     '  M begin counts',
-    '  { psql -X -A -t -q -v ON_ERROR_STOP=1 -d "$U" -f "$D/counts.sql" 2>"$D/counts.err"; echo $? >"$D/counts.rc"; } | base64',
+    '  { psql -X -A -t -q -v ON_ERROR_STOP=1 -f "$D/counts.sql" 2>"$D/counts.err"; echo $? >"$D/counts.rc"; } | base64',
     '  M end counts $(cat "$D/counts.rc" 2>/dev/null || echo 255)',
     '  E counts',
     'fi',

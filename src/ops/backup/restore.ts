@@ -11,7 +11,7 @@ import type { Context } from '../db.js';
 import { detectFormat, readToc } from './archive.js';
 import { auditBackup } from './audit.js';
 import { takeBackup } from './backup.js';
-import { readManifest } from './manifest.js';
+import { manifestPath, readManifest } from './manifest.js';
 import { hashFile } from './meter.js';
 import { findPgTool, localPlatform } from './pg-tools.js';
 import { countRows, type DatabaseFacts, probeDatabase, type TableCount } from './probe.js';
@@ -42,6 +42,9 @@ export interface RestorePlan {
   production: boolean;
   /** Objects in the archive replace existing ones (pg_restore --clean --if-exists). */
   clean: boolean;
+  /** The role pg_restore connects as: the archive's SQL runs with its rights. */
+  role: string;
+  superuser: boolean;
 }
 
 export interface RestoreOptions {
@@ -49,6 +52,10 @@ export interface RestoreOptions {
   force?: boolean;
   /** Confirms a restore into an empty, non-production database without asking. */
   yes?: boolean;
+  /** Restores an archive that has no manifest (its checksum cannot be compared). */
+  trustArchive?: boolean;
+  /** Restores even when the target role is a superuser (the archive's SQL then runs as one). */
+  asSuperuser?: boolean;
   /** Asks a person; without it, anything that needs asking is refused. */
   confirm?: (question: RestoreQuestion) => Promise<boolean>;
   /** Sees the plan before any question and before anything changes. */
@@ -80,6 +87,7 @@ export async function restoreBackup(
   const started = performance.now();
   const format = await detectFormat(file);
   const manifest = readManifest(file);
+  if (!manifest && !options.trustArchive) throw untrustedArchive(file);
   const { sha256, size } = await hashFile(file, options.onProgress);
   if (manifest && (manifest.sha256 !== sha256 || manifest.size !== size)) {
     throw new CoderdbError(
@@ -93,7 +101,7 @@ export async function restoreBackup(
   }
   const notes: string[] = manifest
     ? []
-    : [`${basename(file)} has no manifest: its checksum could not be compared`];
+    : [`${basename(file)} has no manifest: its checksum could not be compared (--trust-archive)`];
   const reach = await openReach(context);
   const audit = (
     outcome: 'restored' | 'refused' | 'error',
@@ -124,6 +132,8 @@ export async function restoreBackup(
       coderTables: database.coderTables,
       production: context.profile.production,
       clean: database.relations > 0,
+      role: database.role,
+      superuser: database.superuser,
     };
     options.onPlan?.(plan);
     try {
@@ -239,6 +249,31 @@ function olderServerNote(sourceVersionNum: number, target: DatabaseFacts): strin
   ];
 }
 
+/**
+ * An archive is code: pg_restore runs the SQL in it (functions, triggers, defaults …) on the target.
+ * Only an archive whose manifest vouches for its bytes is restored without being told to.
+ */
+function untrustedArchive(file: string): CoderdbError {
+  return refusedError(
+    'restore.untrusted-archive',
+    `refusing to restore ${basename(file)}: it has no manifest (${basename(manifestPath(file))}), so its checksum cannot be compared`,
+    {
+      hint: "an archive's SQL runs on the target as the restoring role; restore archives made by `coderdb backup`, or add --trust-archive if you know where this one came from",
+    },
+  );
+}
+
+function refuseSuperuser(plan: RestorePlan, options: RestoreOptions): void {
+  if (!plan.superuser || options.asSuperuser) return;
+  throw refusedError(
+    'restore.superuser',
+    `refusing to restore as "${plan.role}", a superuser: the archive's SQL would run with every right on the server`,
+    {
+      hint: 'restore as a role that owns only the target database (--url postgres://owner@…/db), or add --as-superuser',
+    },
+  );
+}
+
 /** The guardrails: protected targets need --force and the typed name; others --yes or a "yes". */
 async function guard(plan: RestorePlan, profile: string, options: RestoreOptions): Promise<void> {
   const reasons: string[] = [];
@@ -261,6 +296,7 @@ async function guard(plan: RestorePlan, profile: string, options: RestoreOptions
         },
       );
     }
+    refuseSuperuser(plan, options);
     if (!options.confirm) {
       throw refusedError(
         'restore.needs-terminal',
@@ -277,6 +313,7 @@ async function guard(plan: RestorePlan, profile: string, options: RestoreOptions
     }
     return;
   }
+  refuseSuperuser(plan, options);
   if (options.yes) return;
   if (!options.confirm) {
     throw refusedError(

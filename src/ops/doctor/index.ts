@@ -27,6 +27,7 @@
 //   network.ssm-route      the task reaches Session Manager (NAT, endpoint, or public IP)
 //   logs.database-errors   database errors in the log group over the last hour (warning only)
 //   probe.select           `select 1` over the profile's transport, with its latency
+//   reader.role            reads run as a role that cannot write (warning only)
 
 import { awsModule } from '../../aws/clients.js';
 import { usageError } from '../../core/errors.js';
@@ -46,6 +47,7 @@ import { credentialsCheck } from './checks/identity.js';
 import { databaseErrorsCheck } from './checks/logs.js';
 import { dbIngressCheck, ssmRouteCheck } from './checks/network.js';
 import { probeCheck } from './checks/probe.js';
+import { readerCheck } from './checks/reader.js';
 import { awsKeysCheck, initProcessCheck, pidModeCheck, readonlyRootCheck } from './checks/task-definition.js';
 import { DoctorContext, type DoctorInput } from './context.js';
 import { runChecks } from './runner.js';
@@ -79,6 +81,7 @@ export const CHECKS: readonly CheckSpec<DoctorContext>[] = [
   ssmRouteCheck,
   databaseErrorsCheck,
   probeCheck,
+  readerCheck,
 ];
 
 export const DEFAULT_TIMEOUT_MS = 10_000;

@@ -3,10 +3,11 @@
 // status. The CLI (src/cli/commands/remote.ts) is a thin layer over these three functions.
 
 import { connectionError, usageError } from '../../core/errors.js';
+import { audited, sessionAudit } from './audit.js';
 import { runExec } from './exec.js';
 import { runInteractive } from './interactive.js';
 import { Marker } from './markers.js';
-import { shellCommand } from './quote.js';
+import { quoteWords, shellCommand } from './quote.js';
 import { execScript, PsqlProblem, psqlScript } from './scripts.js';
 import { type OpenOptions, openRemoteSession, type RemoteContext } from './session.js';
 import type { Terminal } from './terminal.js';
@@ -32,8 +33,14 @@ export async function openShell(
   options: ShellOptions = {},
 ): Promise<void> {
   const command = options.command?.trim() || '/bin/sh';
-  const { channel } = await openRemoteSession(context, checkSize(command), options);
-  await runInteractive(channel, terminal);
+  const audit = sessionAudit(context, 'shell', command);
+  await audited(audit, async () => {
+    const { channel } = await openRemoteSession(context, checkSize(command), {
+      ...options,
+      beforeStart: audit.started,
+    });
+    await runInteractive(channel, terminal);
+  });
 }
 
 export interface PsqlOptions extends OpenOptions {
@@ -50,29 +57,35 @@ export async function openPsql(
   const marker = new Marker();
   const urlEnv = context.profile.urlEnv;
   const command = shellCommand(psqlScript(marker, urlEnv, options.args ?? []));
-  const { target, channel } = await openRemoteSession(context, checkSize(command), options);
-  await runInteractive(channel, terminal, {
-    preamble: {
-      marker,
-      timeoutMs: PSQL_READY_TIMEOUT_MS,
-      check(value) {
-        if (value === PsqlProblem.noPsql) {
-          return connectionError(
-            'remote.psql-missing',
-            `psql is not installed in container ${target.container} of task ${target.taskId}`,
-            { hint: 'query through coderdb instead (`coderdb query`), or use --transport tunnel' },
-          );
-        }
-        if (value === PsqlProblem.noUrl) {
-          return connectionError(
-            'remote.url-missing',
-            `$${urlEnv} is not set in container ${target.container} of task ${target.taskId}`,
-            { hint: 'set urlEnv in the profile (or CODERDB_URL_ENV) to the variable Coder reads' },
-          );
-        }
-        return undefined;
+  const audit = sessionAudit(context, 'psql', quoteWords(['psql', ...(options.args ?? [])]));
+  await audited(audit, async () => {
+    const { target, channel } = await openRemoteSession(context, checkSize(command), {
+      ...options,
+      beforeStart: audit.started,
+    });
+    await runInteractive(channel, terminal, {
+      preamble: {
+        marker,
+        timeoutMs: PSQL_READY_TIMEOUT_MS,
+        check(value) {
+          if (value === PsqlProblem.noPsql) {
+            return connectionError(
+              'remote.psql-missing',
+              `psql is not installed in container ${target.container} of task ${target.taskId}`,
+              { hint: 'query through coderdb instead (`coderdb query`), or use --transport tunnel' },
+            );
+          }
+          if (value === PsqlProblem.noUrl) {
+            return connectionError(
+              'remote.url-missing',
+              `$${urlEnv} is not set in container ${target.container} of task ${target.taskId}`,
+              { hint: 'set urlEnv in the profile (or CODERDB_URL_ENV) to the variable Coder reads' },
+            );
+          }
+          return undefined;
+        },
       },
-    },
+    });
   });
 }
 
@@ -90,8 +103,18 @@ export async function execInContainer(
 ): Promise<number> {
   const marker = new Marker();
   const command = shellCommand(execScript({ marker, argv, forwardStdin: options.forwardStdin }));
-  const { channel } = await openRemoteSession(context, checkSize(command), options);
-  return runExec(channel, { marker, forwardStdin: options.forwardStdin }, terminal);
+  const audit = sessionAudit(context, 'exec', quoteWords(argv));
+  return audited(
+    audit,
+    async () => {
+      const { channel } = await openRemoteSession(context, checkSize(command), {
+        ...options,
+        beforeStart: audit.started,
+      });
+      return runExec(channel, { marker, forwardStdin: options.forwardStdin }, terminal);
+    },
+    (status) => status,
+  );
 }
 
 function checkSize(command: string): string {

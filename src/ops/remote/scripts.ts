@@ -7,6 +7,7 @@
 // ExecuteCommand string is best kept free of newlines and small.
 
 import { usageError } from '../../core/errors.js';
+import { PG_ENV_FUNCTIONS, pgEnvFrom } from '../../transport/pg-env-script.js';
 import type { Marker } from './markers.js';
 import { quoteWords } from './quote.js';
 
@@ -72,10 +73,13 @@ export function psqlScript(marker: Marker, urlEnv: string, args: readonly string
       hint: 'set urlEnv in the profile to the variable that holds the database URL in the container',
     });
   }
-  const psql = ['exec psql', `"$${urlEnv}"`, ...(args.length > 0 ? [quoteWords(args)] : [])].join(' ');
+  const psql = ['exec psql', ...(args.length > 0 ? [quoteWords(args)] : [])].join(' ');
   return [
     `command -v psql >/dev/null 2>&1 || { ${marker.print('ready', PsqlProblem.noPsql)}; exit 127; }`,
     `[ -n "\${${urlEnv}:-}" ] || { ${marker.print('ready', PsqlProblem.noUrl)}; exit 1; }`,
+    // The URL reaches psql as PG* variables, never in its argv (readable in /proc by the task).
+    PG_ENV_FUNCTIONS,
+    pgEnvFrom(`"$${urlEnv}"`),
     marker.print('ready', 'ok'),
     psql,
   ].join('; ');

@@ -5,12 +5,15 @@
 import type { AwsSession } from '../../aws/session.js';
 import { openExecChannel } from '../../aws/sessions.js';
 import { findTask, type TaskTarget } from '../../aws/tasks.js';
+import type { AuditLog } from '../../core/audit.js';
 import type { Profile } from '../../core/config.js';
 import type { DataChannel } from '../../ssm/channel.js';
 
 export interface RemoteContext {
   aws: AwsSession;
   profile: Profile;
+  /** Where sessions are recorded (start and end); none for a library caller that passes none. */
+  audit?: AuditLog;
 }
 
 export interface OpenOptions {
@@ -18,6 +21,8 @@ export interface OpenOptions {
   pick?: (candidates: TaskTarget[]) => Promise<TaskTarget>;
   /** Progress for a person ("connecting to task …"). */
   status?: (line: string) => void;
+  /** Runs once the task is chosen, before the command starts in it (the audit's start line). */
+  beforeStart?: (target: TaskTarget) => Promise<void>;
 }
 
 export interface OpenSession {
@@ -33,6 +38,7 @@ export async function openRemoteSession(
   const { aws, profile } = context;
   const target = await findTask(aws, profile, options.pick ? { pick: options.pick } : {});
   options.status?.(`coderdb: starting a session in task ${target.taskId} (container ${target.container})…`);
+  await options.beforeStart?.(target);
   const channel = await openExecChannel(aws, profile, target, command);
   return { target, channel };
 }

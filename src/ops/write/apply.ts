@@ -4,7 +4,8 @@
 // anything differs from the plan (rows, values, what triggers and cascades changed), writes the
 // undo file and the audit line, commits.
 
-import { refusedError } from '../../core/errors.js';
+import { markAudited } from '../../core/audit.js';
+import { CoderdbError, refusedError } from '../../core/errors.js';
 import { paths } from '../../core/paths.js';
 import { type Context, Db } from '../db.js';
 import { withStatementPosition } from '../query.js';
@@ -62,8 +63,12 @@ export async function applyWrite(
           entry.statement,
           request.sql,
         );
+        // A drifted plan is refused (and rolled back); anything else failed.
+        const refused = failure instanceof CoderdbError && failure.kind === 'refused';
+        if (refused) markAudited(failure);
         db.record(audit(entry), entry.statement.text, {
-          outcome: 'rolled-back',
+          outcome: refused ? 'refused' : 'rolled-back',
+          ...(failure instanceof CoderdbError ? { code: failure.code } : {}),
           error: failure instanceof Error ? failure.message : String(failure),
           ...(request.reason ? { reason: request.reason } : {}),
         });

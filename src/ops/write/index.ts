@@ -1,8 +1,9 @@
 // The write path as one call: plan → (dry run stops) → undo check → confirmation → optional backup →
 // apply. The CLI and library callers provide the confirmation; everything else is decided here.
 
-import { refusedError } from '../../core/errors.js';
-import type { Context, Db } from '../db.js';
+import { CoderdbError, refusedError } from '../../core/errors.js';
+import { analyze } from '../../sql/guard.js';
+import { type Context, type Db, recordRefusal } from '../db.js';
 import { type ApplyOptions, type ApplyResult, applyWrite } from './apply.js';
 import { readIdentity, refuseOtherDatabase } from './identity.js';
 import { assertUndoable, planWrite, type WritePlan, type WriteRequest } from './plan.js';
@@ -33,6 +34,33 @@ export interface WriteOutcome {
 }
 
 export async function performWrite(
+  context: Context,
+  request: WriteRequest,
+  options: WriteOptions,
+): Promise<WriteOutcome> {
+  try {
+    return await planAndApply(context, request, options);
+  } catch (error) {
+    await recordWriteRefusal(context, request, error);
+    throw error;
+  }
+}
+
+/** A refused write in the audit log, with its statements masked as the guard masks them. */
+async function recordWriteRefusal(context: Context, request: WriteRequest, error: unknown): Promise<void> {
+  if (!(error instanceof CoderdbError) || error.kind !== 'refused') return;
+  const statement = await analyze(request.sql).then(
+    (statements) => statements.map((entry) => entry.auditText).join(';\n'),
+    () => undefined,
+  );
+  recordRefusal(
+    context,
+    { command: request.command, ...(statement === undefined ? {} : { statement }) },
+    error,
+  );
+}
+
+async function planAndApply(
   context: Context,
   request: WriteRequest,
   options: WriteOptions,

@@ -8,6 +8,7 @@
 // The database URL never leaves the container: psql reads it from the container's own environment.
 
 import { usageError } from '../../core/errors.js';
+import { PG_ENV_FUNCTIONS, pgEnvFrom } from '../pg-env-script.js';
 
 export interface BootstrapOptions {
   /** Random hex, unique per session; every marker line starts with `@<nonce> `. */
@@ -75,8 +76,11 @@ export function bootstrapCommand(options: BootstrapOptions): string {
     // gzip is optional: results are compressed in the container only when `gzip -1` works there.
     'z=; echo | gzip -1 >/dev/null 2>&1 && z=gzip',
     `say ${ShellMarker.ready} "$m" $z`,
+    // The URL reaches psql as PG* variables, never in its argv (readable in /proc by the task).
+    PG_ENV_FUNCTIONS,
+    pgEnvFrom(url),
     'LC_ALL=C PGCLIENTENCODING=UTF8 PGCONNECT_TIMEOUT=20 psql -X -q -w -v PROMPT1= -v PROMPT2= ' +
-      `-f "$f" ${url} 2>>"$e"`,
+      `-f "$f" 2>>"$e"`,
     `say ${ShellMarker.exit} "$?"`,
     'base64 "$e"',
     `say ${ShellMarker.end}`,

@@ -44,15 +44,17 @@ export function execTransport(
     async open(openOptions = {}) {
       // Built first, so that a bad urlEnv is refused before any AWS call.
       const nonce = randomBytes(16).toString('hex');
+      // Reads connect with the reader role's URL when the container has one (readerUrlEnv).
+      const urlEnv = (openOptions.role === 'reader' && profile.readerUrlEnv) || profile.urlEnv;
       const command = bootstrapCommand({
         nonce,
-        urlEnv: profile.urlEnv,
+        urlEnv,
         installClient: profile.installClient,
       });
       // The cluster's KMS key (which makes the session encrypted) is looked up alongside the task.
       const [target, kmsKeyId] = await Promise.all([findTask(aws, profile), execKmsKey(aws, profile)]);
       const where = `task ${target.taskId}, container ${target.container}`;
-      described = `exec ${profile.cluster} ${where} ($${profile.urlEnv})`;
+      described = `exec ${profile.cluster} ${where} ($${urlEnv})`;
       const channel = await openExecChannel(aws, profile, target, command, {
         kmsKeyId: kmsKeyId ?? null,
         ...(options.channel ? { channel: options.channel } : {}),
@@ -62,7 +64,7 @@ export function execTransport(
           channel,
           nonce,
           where,
-          urlEnv: profile.urlEnv,
+          urlEnv,
           applicationName: openOptions.applicationName ?? 'coderdb',
           compress: options.compress ?? true,
           ...(options.describeWithGdesc ? { describeWithGdesc: true } : {}),

@@ -27,9 +27,15 @@ async function withClient<T>(url: string, work: (client: pg.Client) => Promise<T
 }
 
 /** CREATE DATABASE on the server of `url`; returns the new database's URL. */
-export async function createDatabase(url: string, name: string): Promise<string> {
-  await withClient(urlFor(url, 'postgres'), (client) => client.query(`CREATE DATABASE ${name}`));
-  return urlFor(url, name);
+export async function createDatabase(url: string, name: string, owner?: string): Promise<string> {
+  await withClient(urlFor(url, 'postgres'), async (client) => {
+    // A restore as the database's owner, not as a superuser (the server trusts loopback logins).
+    if (owner) await client.query(`CREATE ROLE ${owner} LOGIN`);
+    await client.query(`CREATE DATABASE ${name}${owner ? ` OWNER ${owner}` : ''}`);
+  });
+  const target = new URL(urlFor(url, name));
+  if (owner) target.username = owner;
+  return target.toString();
 }
 
 export async function sql<T = Record<string, unknown>>(url: string, text: string): Promise<T[]> {

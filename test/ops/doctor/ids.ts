@@ -26,4 +26,5 @@ export const DOCUMENTED_IDS = [
   'network.ssm-route',
   'logs.database-errors',
   'probe.select',
+  'reader.role',
 ];

@@ -28,7 +28,11 @@ describe('bootstrapCommand', () => {
     expect(words).toHaveLength(3);
     expect(words[2]).toContain('"$CODER_PG_CONNECTION_URL"');
     expect(words[2]).not.toContain('apk');
-    expect(command.length).toBeLessThan(2048);
+    // psql itself gets the URL as PG* variables (parsed in the container), never in its argv.
+    const psqlLine = words[2]!.split('; ').find((step) => step.includes(' psql '));
+    expect(psqlLine).toBeDefined();
+    expect(psqlLine).not.toContain('$CODER_PG_CONNECTION_URL');
+    expect(command.length).toBeLessThan(4096);
     const installing = bootstrapCommand({ nonce: NONCE, urlEnv: 'DB_URL', installClient: true });
     expect(shlexSplit(installing)[2]).toContain('apk add --no-cache postgresql-client');
   });
