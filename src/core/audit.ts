@@ -38,6 +38,8 @@ export interface AuditEntry {
   reason?: string;
   undoFile?: string;
   backupFile?: string;
+  /** The `coderdb console` session the statement was typed in (`coderdb audit --session ID`). */
+  session?: string;
 }
 
 export type AuditInput = Omit<AuditEntry, 'time' | 'user'>;

@@ -19,6 +19,8 @@ export interface Context {
   signal?: AbortSignal;
   /** Test-only (see src/core/layers.ts): defence layers switched off. */
   disabledLayers?: DisabledLayers;
+  /** Set by `coderdb console`: every audit line of its statements carries this session id. */
+  sessionId?: string;
 }
 
 export type Mode = 'read' | 'write';
@@ -208,6 +210,7 @@ export class Db {
         command: audit.command,
         statement: audit.statement ?? sql,
         ...result,
+        ...(this.context.sessionId ? { session: this.context.sessionId } : {}),
         ...(result.durationMs === undefined ? {} : { durationMs: Math.round(result.durationMs) }),
       },
       options,
