@@ -19,9 +19,9 @@ const RESET = '\x1b[0m';
 export function promptText(facts: PromptFacts, continuation = false): string {
   const mode = facts.mode === 'write' ? 'WRITE' : 'read-only';
   const head = `${facts.profile}:${facts.database} (${facts.transport}, ${mode})`;
-  const tail = continuation ? '-' : facts.mode === 'write' ? '=#' : '=';
-  const text = `${head}${tail}> `;
+  const tail = continuation ? '->' : facts.mode === 'write' ? '=#' : '=>';
+  const text = `${head}${tail} `;
   if (!facts.color) return text;
-  if (facts.mode === 'write') return `${INVERSE_RED}${head}${RESET}${tail}> `;
-  return facts.production ? `${RED}${head}${RESET}${tail}> ` : text;
+  if (facts.mode === 'write') return `${INVERSE_RED}${head}${RESET}${tail} `;
+  return facts.production ? `${RED}${head}${RESET}${tail} ` : text;
 }

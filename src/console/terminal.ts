@@ -34,6 +34,10 @@ export class Terminal {
   #closed = false;
   #search: { query: string; skip: number } | undefined;
   #pending: ((result: LineResult) => void) | undefined;
+  /** Lines finished while no prompt waited for them (typed ahead). */
+  readonly #lines: LineResult[] = [];
+  /** Keys typed while a statement ran, given to the next prompt. */
+  #typeahead: Buffer[] = [];
   /** Ctrl-C while no prompt is shown (a statement runs). */
   onInterrupt: () => void = () => undefined;
 
@@ -94,8 +98,17 @@ export class Terminal {
     this.#busy = false;
     this.#rl.setPrompt(prompt);
     return new Promise<LineResult>((resolve) => {
+      const ready = this.#lines.shift();
+      if (ready) {
+        // Typed ahead in the same burst as the previous line; readline has echoed it already.
+        resolve(ready);
+        return;
+      }
       this.#pending = resolve;
       this.#rl.prompt();
+      const typeahead = this.#typeahead;
+      this.#typeahead = [];
+      for (const chunk of typeahead) this.#onData(chunk);
     }).finally(() => {
       this.#busy = true;
     });
@@ -148,15 +161,21 @@ export class Terminal {
   #settle(result: LineResult): void {
     const pending = this.#pending;
     this.#pending = undefined;
-    pending?.(result);
+    if (pending) pending(result);
+    else if (result.kind === 'line') this.#lines.push(result);
   }
 
   readonly #onData = (data: Buffer) => {
     if (this.#suspended) return;
-    if (this.#busy) {
-      // Typing while a statement runs is not kept (psql's readline would keep it; the protocol
-      // here only needs the interrupt).
-      if (data.includes(CTRL_C)) this.onInterrupt();
+    if (this.#busy || !this.#pending) {
+      // Ctrl-C while a statement runs cancels it (and drops what was typed ahead); other keys wait
+      // for the next prompt.
+      if (data.includes(CTRL_C)) {
+        this.#typeahead = [];
+        this.onInterrupt();
+      } else {
+        this.#typeahead.push(Buffer.from(data));
+      }
       return;
     }
     if (this.#search) {
