@@ -360,9 +360,11 @@ export class Console {
       return { sink, done: async () => undefined };
     }
     const terminal = this.options.terminal;
+    // psql leaves a blank line after a table.
+    const gap = this.format === 'table' ? '\n' : '';
     if (!terminal || !this.pager || this.format !== 'table') {
       const sink = new Sink(this.options.stdout);
-      return { sink, done: async () => undefined };
+      return { sink, done: async () => void (gap && (await sink.write(gap))) };
     }
     const sink = new PagedSink(this.options.stdout, {
       rows: terminal.rows,
@@ -381,8 +383,7 @@ export class Console {
       sink,
       done: async () => {
         await sink.finish();
-        // psql leaves a blank line after a result on a terminal.
-        if (!sink.abandoned) this.options.stdout.write('\n');
+        if (!sink.abandoned) this.options.stdout.write(gap);
       },
     };
   }
