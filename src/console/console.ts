@@ -289,12 +289,7 @@ export class Console {
     } catch (error) {
       // A failure inside \i or \e was reported where it happened.
       if (error instanceof CoderdbError && error.code === 'console.stopped') return error.exitCode;
-      if (
-        statement &&
-        error instanceof CoderdbError &&
-        error.kind === 'refused' &&
-        error.code !== 'write.declined'
-      ) {
+      if (statement && error instanceof CoderdbError && error.kind === 'refused') {
         this.#auditRefusal(statement.auditText, error, 'refused');
       }
       if (error instanceof CoderdbError && error.sqlState === '57014' && this.#cancelled) {

@@ -5,6 +5,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { DescribeSessionsCommand, SSMClient, TerminateSessionCommand } from '@aws-sdk/client-ssm';
+import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CLI } from '../helpers/cli.js';
 import { fingerprint } from '../helpers/fingerprint.js';
@@ -15,6 +16,17 @@ type Transport = 'direct' | 'exec' | 'tunnel';
 
 const prompt = (transport: Transport, mode = 'read-only', tail = '=>') =>
   new RegExp(`sandbox:coder \\(${transport}, ${mode}\\)${tail} `);
+
+async function sleeping(url: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const result = await client.query("select 1 from pg_stat_activity where wait_event = 'PgSleep'");
+    return (result.rowCount ?? 0) > 0;
+  } finally {
+    await client.end();
+  }
+}
 
 export function consoleSuite(transport: Transport, options: { full: boolean }): void {
   describe(`coderdb console over ${transport}`, () => {
@@ -106,11 +118,10 @@ export function consoleSuite(transport: Transport, options: { full: boolean }): 
       await terminal.expect(READY);
       terminal.write('select pg_sleep(30);\r');
       await terminal.expect(/pg_sleep\(30\);\r*\n/);
-      // The statement has reached the server when pg_stat_activity shows it.
+      // The statement has reached the server when it waits in pg_sleep (over exec its text is
+      // psql's EXECUTE, so the wait event is what tells).
       const started = Date.now();
-      for (;;) {
-        const active = await sandbox.run(['db', 'connections', '--format', 'json']);
-        if (active.stdout.includes('pg_sleep(30)')) break;
+      while (!(await sleeping(sandbox.state.databaseUrl))) {
         if (Date.now() - started > 20_000) throw new Error('pg_sleep never started');
         await new Promise((resolve) => setTimeout(resolve, 200));
       }
@@ -134,7 +145,6 @@ export function consoleSuite(transport: Transport, options: { full: boolean }): 
         if (transport === 'direct') {
           // No SSM session: the server ends the connection instead.
           const url = sandbox.state.databaseUrl;
-          const pg = (await import('pg')).default;
           const client = new pg.Client({ connectionString: url });
           await client.connect();
           await client.query(
