@@ -15,7 +15,7 @@ import { createWriter, type Format, type ResultWriter } from '../core/output/for
 import { Sink } from '../core/output/sink.js';
 import type { Context } from '../ops/db.js';
 import type { AnalyzedStatement } from '../sql/guard.js';
-import { ExpandedWriter } from './expanded.js';
+import { AutoExpandedWriter, ExpandedWriter } from './expanded.js';
 import type { HeldTransport } from './held-transport.js';
 import { DEFAULT_PAGER, PagedSink } from './pager.js';
 import { type PromptFacts, promptText } from './prompt.js';
@@ -344,8 +344,10 @@ export class Console {
   // ── output ─────────────────────────────────────────────────────────────────────────────────
 
   writer(sink: Sink): ResultWriter {
-    const expanded = this.expanded === 'on' && this.format === 'table';
-    return expanded ? new ExpandedWriter(sink) : createWriter(this.format, sink);
+    if (this.format !== 'table' || this.expanded === 'off') return createWriter(this.format, sink);
+    if (this.expanded === 'on') return new ExpandedWriter(sink);
+    const columns = this.options.terminal?.columns ?? 80;
+    return new AutoExpandedWriter(sink, columns, (target) => createWriter('table', target));
   }
 
   /** Where a result goes: the `\o` file, else the pager when it may not fit, else stdout. */

@@ -3,7 +3,7 @@
 
 import type { ResultWriter } from '../core/output/formats.js';
 import { displayText } from '../core/output/formats.js';
-import type { Sink } from '../core/output/sink.js';
+import { type Sink, StringSink } from '../core/output/sink.js';
 import type { Field, RawRow } from '../core/pgtypes.js';
 
 export class ExpandedWriter implements ResultWriter {
@@ -47,6 +47,59 @@ export class ExpandedWriter implements ResultWriter {
     } else if (this.#count === 0) {
       await this.sink.write('(0 rows)\n');
     }
+  }
+
+  async finish(): Promise<void> {}
+}
+
+/**
+ * `\x auto`: the table layout when the result fits the terminal's width, else expanded. The first
+ * batch of rows decides (the table writer sizes its columns on the first screenful as well).
+ */
+export class AutoExpandedWriter implements ResultWriter {
+  #chosen: ResultWriter | undefined;
+  #fields: Field[] = [];
+
+  constructor(
+    private readonly sink: Sink,
+    private readonly columns: number,
+    private readonly table: (sink: Sink) => ResultWriter,
+  ) {}
+
+  async startRaw(): Promise<void> {}
+
+  async raw(data: Buffer): Promise<void> {
+    await this.sink.write(data);
+  }
+
+  async start(fields: Field[]): Promise<void> {
+    this.#fields = fields;
+    this.#chosen = undefined;
+  }
+
+  async rows(rows: RawRow[]): Promise<void> {
+    if (!this.#chosen) {
+      const probe = new StringSink();
+      const writer = this.table(probe);
+      await writer.start(this.#fields);
+      await writer.rows(rows);
+      await writer.end('SELECT', rows.length, true);
+      const wide = probe
+        .text()
+        .split('\n')
+        .some((line) => line.length > this.columns);
+      this.#chosen = wide ? new ExpandedWriter(this.sink) : this.table(this.sink);
+      await this.#chosen.start(this.#fields);
+    }
+    await this.#chosen.rows(rows);
+  }
+
+  async end(command: string, rowCount: number | null, hadFields: boolean): Promise<void> {
+    if (!this.#chosen) {
+      this.#chosen = this.table(this.sink);
+      if (hadFields) await this.#chosen.start(this.#fields);
+    }
+    await this.#chosen.end(command, rowCount, hadFields);
   }
 
   async finish(): Promise<void> {}

@@ -2,7 +2,7 @@
 // quotes, comments, dollar quotes and parentheses, and may span lines. PostgreSQL's own scanner
 // (libpg-query) reads the buffer, so a `;` inside `$$ … $$` or `'…'` never ends anything.
 
-import { scanTokens, type Token } from '../sql/parser.js';
+import { parseStatements, scanTokens, type Token } from '../sql/parser.js';
 
 export interface Split {
   /** Complete statements, up to and including the last top-level `;`. */
@@ -37,10 +37,22 @@ export async function tokensOf(text: string): Promise<Token[] | undefined> {
   }
 }
 
+const ROLE_STATEMENTS = new Set(['CreateRoleStmt', 'AlterRoleStmt']);
+
 /** Whether SQL sets a password (CREATE/ALTER ROLE … PASSWORD): such text stays out of history. */
 export async function setsPassword(text: string): Promise<boolean> {
-  const tokens = await tokensOf(text);
-  // Unscannable text is kept out too: better a missing history line than a leaked password.
-  if (!tokens) return true;
-  return tokens.some((token) => token.kind === 'PASSWORD');
+  try {
+    const statements = await parseStatements(text);
+    return statements.some(
+      (statement) =>
+        ROLE_STATEMENTS.has(statement.type) &&
+        ((statement.node.options as { DefElem?: { defname?: string } }[] | undefined) ?? []).some(
+          (option) => option.DefElem?.defname === 'password',
+        ),
+    );
+  } catch {
+    // Text the parser refuses is judged by its words: better a missing history line than a leak.
+    const tokens = await tokensOf(text);
+    return !tokens || tokens.some((token) => token.kind === 'PASSWORD');
+  }
 }
