@@ -21,8 +21,8 @@ const env = { ...process.env, NO_COLOR: '1', PAGER: 'cat', PSQL_PAGER: 'cat', TE
 
 /** The local URL `coderdb tunnel` prints (without the password). */
 const URL_PATTERN = /postgres(?:ql)?:\/\/[^\s'"]+/;
-const CONSOLE_PROMPT = /\((?:direct|exec|tunnel), read-only\)=> $/;
-const PSQL_PROMPT = /=[#>] $/;
+const CONSOLE_PROMPT = /\((?:direct|exec|tunnel), read-only\)=> /;
+const PSQL_PROMPT = /=[#>] /;
 
 /** Median ms from Enter after `select 1;` to the next prompt, in an open terminal. */
 async function roundTrip(terminal: TerminalUnderTest, prompt: RegExp): Promise<number> {

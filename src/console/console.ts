@@ -283,6 +283,7 @@ export class Console {
 
   /** Runs one step; failures are reported (and refusals audited) and become an exit status. */
   async #guarded(step: () => Promise<void>, statement?: AnalyzedStatement): Promise<number> {
+    this.#cancelled = false;
     try {
       await step();
       return 0;

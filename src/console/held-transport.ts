@@ -37,6 +37,8 @@ export class HeldTransport implements Transport {
   #leased = false;
   #lastUsed = Date.now();
   #keepAlive: NodeJS.Timeout | undefined;
+  /** The keep-alive statement in flight, which a lease waits for. */
+  #pinging: Promise<void> | undefined;
   #closed = false;
 
   readonly #onInterrupt = () => this.#abort?.abort(this.#options.signal?.reason);
@@ -70,6 +72,7 @@ export class HeldTransport implements Transport {
 
   async open(_options: OpenOptions = {}): Promise<DbSession> {
     if (this.#closed) throw new CoderdbError('internal', 'console.closed', 'the console session is closed');
+    await this.#pinging;
     if (this.#leased) {
       throw new CoderdbError(
         'internal',
@@ -179,7 +182,7 @@ export class HeldTransport implements Transport {
         const session = this.#session;
         if (!session || this.#broken || this.#leased || Date.now() - this.#lastUsed < intervalMs) return;
         this.#leased = true;
-        void (async () => {
+        this.#pinging = (async () => {
           try {
             for await (const _event of this.#execute(session, 'SELECT 1')) {
               // drained
@@ -189,6 +192,7 @@ export class HeldTransport implements Transport {
           } finally {
             this.#leased = false;
             this.#lastUsed = Date.now();
+            this.#pinging = undefined;
           }
         })();
       },
