@@ -11,7 +11,7 @@ type Remote = typeof import('../../ops/remote/index.js');
 
 /** Said before psql and shell start: what they do is outside coderdb's guard and audit log. */
 const UNGUARDED_NOTICE =
-  'coderdb: keys go to the container unguarded and unaudited; for guarded, audited SQL use `coderdb console`\n';
+  'note: keys go to the container unguarded and unaudited; for guarded, audited SQL use `coderdb console`\n';
 
 export function registerRemote(program: Command): void {
   program
