@@ -7,6 +7,7 @@ import { registerAdmin } from './commands/admin.js';
 import { registerBackup } from './commands/backup.js';
 import { registerCatalog } from './commands/catalog.js';
 import { registerCoder } from './commands/coder.js';
+import { registerConsole } from './commands/console.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerQuery } from './commands/query.js';
 import { registerRemote } from './commands/remote.js';
@@ -80,6 +81,7 @@ SIGHUP); an interrupted exec or tunnel session is ended with TerminateSession fi
 Try it without AWS: coderdb sandbox demo`,
   );
   registerQuery(program);
+  registerConsole(program);
   registerCatalog(program);
   registerCoder(program);
   registerAdmin(program);

@@ -50,6 +50,8 @@ export interface AuditEntry {
   task?: string;
   container?: string;
   exitStatus?: number;
+  /** The `coderdb console` session the statement was typed in (`coderdb audit --session ID`). */
+  session?: string;
 }
 
 export type AuditInput = Omit<AuditEntry, 'time' | 'user'>;

@@ -21,6 +21,8 @@ export interface Context {
   disabledLayers?: DisabledLayers;
   /** Told of every database session opened under this context (the CLI's context line). */
   onSessionOpen?: (session: { transport: string; server: DbSession['server']; where: string }) => void;
+  /** Set by `coderdb console`: every audit line of its statements carries this session id. */
+  sessionId?: string;
 }
 
 export type Mode = 'read' | 'write';
@@ -244,6 +246,7 @@ export class Db {
         command: audit.command,
         statement: audit.statement ?? sql,
         ...result,
+        ...(this.context.sessionId ? { session: this.context.sessionId } : {}),
         ...(result.durationMs === undefined ? {} : { durationMs: Math.round(result.durationMs) }),
       },
       options,

@@ -2,6 +2,7 @@
 // Rows stream in batches with back-pressure, so a result of any size takes bounded memory, and
 // values stay in PostgreSQL's text format so that every transport prints the same thing.
 
+import { connect as netConnect } from 'node:net';
 import pg from 'pg';
 import type { TransportName } from '../core/config.js';
 import { CoderdbError } from '../core/errors.js';
@@ -271,6 +272,38 @@ class PgSession implements DbSession {
         this.#destroySocket();
       }
     }
+  }
+
+  /**
+   * A CancelRequest on a connection of its own, as libpq's PQcancel: 16 bytes with the backend's
+   * process id and secret key, which node-postgres keeps from BackendKeyData. Through a tunnel the
+   * host is the local listener, so the request travels as a new stream of the same SSM session.
+   */
+  async cancel(): Promise<void> {
+    const { processID, secretKey, host, port } = this.client as unknown as {
+      processID: number | null;
+      secretKey: number | null;
+      host: string;
+      port: number;
+    };
+    if (processID === null || secretKey === null) return;
+    const request = Buffer.alloc(16);
+    request.writeInt32BE(16, 0);
+    request.writeInt32BE(80877102, 4);
+    request.writeInt32BE(processID, 8);
+    request.writeInt32BE(secretKey, 12);
+    await new Promise<void>((resolve) => {
+      const where = host.startsWith('/') ? { path: `${host}/.s.PGSQL.${port}` } : { host, port };
+      const socket = netConnect(where, () => socket.end(request));
+      const timer = setTimeout(() => socket.destroy(), CLOSE_TIMEOUT_MS);
+      // The server answers by closing the connection; nothing is read.
+      socket.on('close', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      socket.on('error', () => socket.destroy());
+      socket.resume();
+    });
   }
 
   #destroySocket(): void {

@@ -516,6 +516,7 @@ export function tunnelTransport(profile: Profile, aws: AwsSession, options: Tunn
         transport: session.transport,
         server: session.server,
         copyOut: session.copyOut,
+        ...(session.cancel ? { cancel: () => session.cancel!() } : {}),
         async *execute(sql: string) {
           try {
             yield* session.execute(sql);

@@ -41,6 +41,11 @@ export interface DbSession {
    * Database errors are thrown as CoderdbError of kind `sql` with the SQLSTATE.
    */
   execute(sql: string): AsyncIterable<QueryEvent>;
+  /**
+   * Asks the server to cancel the statement running now (PostgreSQL's CancelRequest), leaving the
+   * session usable: the statement fails with SQLSTATE 57014. Transports that cannot leave it out.
+   */
+  cancel?(): Promise<void>;
   close(): Promise<void>;
 }
 

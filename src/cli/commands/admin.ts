@@ -32,14 +32,18 @@ export function registerAdmin(program: Command): void {
     .description('show the audit log: every statement coderdb ran, with who, where, rows and outcome')
     .option('--limit <n>', 'the last N entries', '50')
     .option('--path', 'print the log file path and exit')
-    .action(async (flags: { limit: string; path?: boolean }, cmd: Command) => {
+    .option('--session <id>', 'only the statements of one `coderdb console` session, in order')
+    .action(async (flags: { limit: string; path?: boolean; session?: string }, cmd: Command) => {
       const { AuditLog } = await import('../../core/audit.js');
       const log = new AuditLog();
       if (flags.path) {
         process.stdout.write(`${log.file}\n`);
         return;
       }
-      const entries = log.read().slice(-Math.max(1, Number(flags.limit) || 50));
+      const all = log.read();
+      const entries = flags.session
+        ? all.filter((entry) => entry.session === flags.session)
+        : all.slice(-Math.max(1, Number(flags.limit) || 50));
       const format = outputFormat(cmd);
       if (format === 'json') {
         process.stdout.write(`${JSON.stringify(entries, null, 2)}\n`);

@@ -103,12 +103,13 @@ export async function read(
   });
 }
 
-async function printDescription(
+/** \d's layout (also the console's \d). */
+export async function printDescription(
   description: TableDescription,
   format: import('../../core/output/formats.js').Format,
+  sink = stdout(),
 ) {
   const { printResult, printSections } = await import('../render.js');
-  const sink = stdout();
   if (format === 'json') {
     const { toObjects } = await import('../../ops/db.js');
     const object = {

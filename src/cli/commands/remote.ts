@@ -9,12 +9,17 @@ import { setExitStatus, withContext } from '../shared.js';
 
 type Remote = typeof import('../../ops/remote/index.js');
 
+/** Said before psql and shell start: what they do is outside coderdb's guard and audit log. */
+const UNGUARDED_NOTICE =
+  'note: keys go to the container unguarded and unaudited; for guarded, audited SQL use `coderdb console`\n';
+
 export function registerRemote(program: Command): void {
   program
     .command('shell')
     .description('an interactive shell in the Coder container (ECS Exec); exit the shell to leave')
     .option('--command <command>', 'what to run instead of /bin/sh, e.g. bash', '/bin/sh')
     .action(async (flags: { command: string }, cmd: Command) => {
+      process.stderr.write(UNGUARDED_NOTICE);
       await withRemote(cmd, async (remote, context, terminal, options) => {
         await remote.openShell(context, terminal, { ...options, command: flags.command });
       });
@@ -29,6 +34,7 @@ export function registerRemote(program: Command): void {
       '\nThe URL stays in the container ($CODER_PG_CONNECTION_URL, or urlEnv of the profile).',
     )
     .action(async (args: string[], _flags: unknown, cmd: Command) => {
+      process.stderr.write(UNGUARDED_NOTICE);
       await withRemote(cmd, async (remote, context, terminal, options) => {
         await remote.openPsql(context, terminal, { ...options, args });
       });
