@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CoderdbError, usageError } from '../core/errors.js';
+import { CoderdbError, ExitCode, usageError } from '../core/errors.js';
 import { FORMATS, type Format } from '../core/output/formats.js';
 import type { Sink } from '../core/output/sink.js';
 import type { Db, ResultSet } from '../ops/db.js';
@@ -279,8 +279,17 @@ async function feed(c: Console, text: string): Promise<void> {
   for (const line of text.split('\n')) {
     if (c.quitting) return;
     const status = await c.line(line);
-    if (status !== 0)
-      throw new CoderdbError('sql', 'console.stopped', 'stopped at the first failure', { cause: 'reported' });
+    if (status !== 0) {
+      // Stopped with the failure's own status (it was reported where it happened).
+      const kind = (Object.keys(ExitCode) as (keyof typeof ExitCode)[]).find(
+        (name) => ExitCode[name] === status,
+      );
+      throw new CoderdbError(
+        kind && kind !== 'ok' ? kind : 'sql',
+        'console.stopped',
+        'stopped at the first failure',
+      );
+    }
   }
 }
 

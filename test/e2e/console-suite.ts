@@ -2,7 +2,7 @@
 // Safety is proven by the database's fingerprint, not by what the console says; history, undo
 // files and the audit log are read from disk; the pager is a fake that keeps what it receives.
 
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DescribeSessionsCommand, SSMClient, TerminateSessionCommand } from '@aws-sdk/client-ssm';
 import pg from 'pg';
@@ -228,6 +228,15 @@ export function consoleSuite(transport: Transport, options: { full: boolean }): 
       expect(failed.stdout).toContain(' a\n');
       expect(failed.stdout).not.toContain(' c\n');
       expect(failed.stderr).toContain('column "nope" does not exist');
+      // \i runs a local file as if typed, with the same guard.
+      const file = join(sandbox.dir, 'included.sql');
+      writeFileSync(file, "select 4 as d;\nupdate templates set name = 'x';\n");
+      const included = await sandbox.run(['--transport', transport, 'console'], {
+        input: `\\i ${file}\nselect 5 as e;\n`,
+      });
+      expect(included.code).toBe(4);
+      expect(included.stdout).toBe(' d\n---\n 4\n(1 row)\n\n');
+      expect(included.stderr).toContain('refused UPDATE');
     });
   });
 }

@@ -281,7 +281,7 @@ for (const engine of ['postgres', 'pglite'] as const) {
       it('over exec (psql in the task) and the CLI: no credential in stdout, stderr or the audit log', async () => {
         for (const transport of ['exec', 'direct'] as const) {
           // A sample: each CLI run costs a process and, over exec, an ECS Exec session.
-          const sample = FLOWS.filter((_, index) => index % (transport === 'exec' ? 5 : 9) === 0);
+          const sample = FLOWS.filter((_, index) => index % (transport === 'exec' ? 6 : 12) === 0);
           for (const [query, expected] of sample) {
             const format = transport === 'exec' ? 'json' : 'csv';
             const result = await sandbox.run(['--transport', transport, 'query', query, '--format', format]);
