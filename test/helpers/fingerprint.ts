@@ -104,14 +104,10 @@ const CATALOG: [string, string][] = [
     `SELECT name FROM pg_catalog.pg_ls_dir('.') AS name WHERE name NOT LIKE 'pgsql_tmp%' ORDER BY 1`,
   ],
   ['replication slot files', `SELECT name FROM pg_catalog.pg_ls_dir('pg_replslot') AS name ORDER BY 1`],
-  [
-    'target files',
-    `SELECT path, (pg_catalog.pg_stat_file(path, true)).size FROM unnest(ARRAY[${FILE_TARGETS.map((path) => `'${path}'`).join(', ')}]) AS path ORDER BY 1`,
-  ],
 ];
 
 /** Every table's rows (md5, in order), every sequence's state, large objects, catalog and settings. */
-export async function fingerprint(url: string): Promise<Record<string, string>> {
+export async function fingerprint(url: string, files = FILE_TARGETS): Promise<Record<string, string>> {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
   client.on('error', () => undefined);
   await client.connect();
@@ -139,6 +135,10 @@ export async function fingerprint(url: string): Promise<Record<string, string>> 
       }
     }
     for (const [key, sql] of CATALOG) await take(key, sql);
+    await take(
+      'target files',
+      `SELECT path, (pg_catalog.pg_stat_file(path, true)).size FROM unnest(ARRAY[${files.map((path) => `'${path}'`).join(', ')}]::text[]) AS path ORDER BY 1`,
+    );
     return print;
   } finally {
     await client.end().catch(() => undefined);

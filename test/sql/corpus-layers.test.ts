@@ -8,7 +8,7 @@
 // and database settings) that names the input that changed something, and the full fingerprint at
 // the end of each run.
 
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -29,7 +29,10 @@ import { CORPUS_CASES } from './corpus/index.js';
  * red the day a run holds, to be moved here): the protocol and session layers are built in another
  * branch, this branch cannot switch the READ ONLY transaction off, and the function catalog alone
  * has nothing against transaction control (`…; COMMIT; DELETE …` writes once the transaction
- * coderdb opened is over), which is the guard's and the session's to stop.
+ * coderdb opened is over), which is the guard's and the session's to stop. Merged with the branch
+ * that can switch the READ ONLY transaction off, the guard alone no longer holds either: a volatile
+ * user function (`SELECT bump()`) advances a sequence, which only the catalog or the transaction can
+ * see; move it to `it.fails` then.
  */
 const HOLDS_ALONE = new Set<SafetyLayer>(['guard']);
 
@@ -48,7 +51,7 @@ const SAMPLE = (() => {
 })();
 
 /** One query over what an input is most likely to change, to name the input that changed it. */
-async function quickCheck(client: pg.Client): Promise<string> {
+async function quickCheck(client: pg.Client, files: string[]): Promise<string> {
   const tables = await client.query<{ name: string }>(
     `SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS name FROM pg_class c
      JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND n.nspname = 'public' ORDER BY 1`,
@@ -61,7 +64,7 @@ async function quickCheck(client: pg.Client): Promise<string> {
     "(SELECT string_agg(slot_name, ',') FROM pg_replication_slots)",
     '(SELECT count(*)::text FROM pg_largeobject_metadata)',
     "(SELECT string_agg(setconfig::text, ',') FROM pg_db_role_setting)",
-    `(SELECT string_agg(path, ',') FROM unnest(ARRAY[${FILE_TARGETS.map((path) => `'${path}'`).join(', ')}]) AS path WHERE pg_stat_file(path, true) IS NOT NULL)`,
+    `(SELECT string_agg(path, ',') FROM unnest(ARRAY[${files.map((path) => `'${path}'`).join(', ')}]::text[]) AS path WHERE pg_stat_file(path, true) IS NOT NULL)`,
   );
   const result = await client.query({ text: `SELECT ${parts.join(', ')}`, rowMode: 'array' });
   return JSON.stringify(result.rows);
@@ -73,14 +76,15 @@ describe.skipIf(findPostgresBinDir(15) === undefined)('each safety layer alone o
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'coderdb-layers-'));
+    // The server (the postgres OS user when run as root) must be able to write there, or an input
+    // that a lone layer lets through would fail for want of permission and prove nothing.
+    chmodSync(dir, 0o777);
     database = await startPostgresEngine({ fixture: FIXTURE });
   }, 120_000);
 
   afterAll(async () => {
     await database?.close();
     if (dir) rmSync(dir, { recursive: true, force: true });
-    // Inputs that a lone layer lets through may have written these on the (local) server.
-    for (const path of FILE_TARGETS) rmSync(path, { force: true });
   });
 
   for (const layer of SAFETY_LAYERS) {
@@ -93,15 +97,23 @@ describe.skipIf(findPostgresBinDir(15) === undefined)('each safety layer alone o
         auditFile: join(dir, `${layer}.jsonl`),
         disabledLayers: new Set(SAFETY_LAYERS.filter((other) => other !== layer)),
       });
-      const before = await fingerprint(url);
+      // The files inputs aim at, moved to a directory of this run's own: another test file running at
+      // the same time checks the usual paths, and a lone layer may let an input write them.
+      const files = FILE_TARGETS.map((path) => path.replace('/tmp/', `${dir}/`));
+      const retarget = (sql: string) => sql.replaceAll('/tmp/coderdb-', `${dir}/coderdb-`);
+      const before = await fingerprint(url, files);
       const checker = new pg.Client({ connectionString: url });
       await checker.connect();
       let bystander = await openBystander(url);
       const problems: string[] = [];
       try {
-        let last = await quickCheck(checker);
+        let last = await quickCheck(checker, files);
         for (const entry of SAMPLE) {
-          const observed = await runRead(context, entry, new CountingWriter());
+          const observed = await runRead(
+            context,
+            { ...entry, sql: retarget(entry.sql) },
+            new CountingWriter(),
+          );
           const broken = brokenOutcome(observed);
           if (broken) problems.push(`${entry.name}: ${broken}`);
           const lost = await bystander.problem();
@@ -110,11 +122,11 @@ describe.skipIf(findPostgresBinDir(15) === undefined)('each safety layer alone o
             await bystander.close();
             bystander = await openBystander(url);
           }
-          const now = await quickCheck(checker);
+          const now = await quickCheck(checker, files);
           if (now !== last) problems.push(`${entry.name}: changed the database (${observed.result})`);
           last = now;
         }
-        const after = await fingerprint(url);
+        const after = await fingerprint(url, files);
         for (const key of Object.keys({ ...before, ...after })) {
           if (before[key] !== after[key]) problems.push(`by the end of the run: ${key} changed`);
         }
@@ -122,7 +134,7 @@ describe.skipIf(findPostgresBinDir(15) === undefined)('each safety layer alone o
         await bystander.close();
         await checker.end().catch(() => undefined);
         context.dispose();
-        for (const path of FILE_TARGETS) rmSync(path, { force: true });
+        for (const path of files) rmSync(path, { force: true });
       }
       expect(SAMPLE.length).toBeGreaterThan(100);
       expect(problems).toEqual([]);

@@ -81,9 +81,16 @@ describe.each(ENGINES)('both locks on $name', (engine) => {
     expect(problems).toEqual([]);
   });
 
+  // Every read of the baseline and of the redaction class (where CSV output matters most); of the
+  // other classes every third on PostgreSQL 15, whose sessions cost a new backend each.
+  const csvCases = cases.filter(
+    (entry, index) =>
+      entry.expect === 'read' &&
+      (engine.id === 'pglite' || ['baseline', 'redaction'].includes(entry.class) || index % 3 === 0),
+  );
   it.skipIf(!engine.available)('reads also run through the CSV path, which wraps them in COPY', async () => {
     const problems: { name: string; problem: string; observed: Observed }[] = [];
-    for (const entry of cases.filter((candidate) => candidate.expect === 'read')) {
+    for (const entry of csvCases) {
       const observed = await runRead(context, entry, createWriter('csv', new Sink(discard())));
       const problem = mismatch(entry, observed);
       if (problem) problems.push({ name: entry.name, problem, observed });
