@@ -50,7 +50,8 @@ export function setupStatements(options: OpenOptions): string[] {
 export function teardownStatement(options: OpenOptions): string | undefined {
   if (!options.read) return undefined;
   return (
-    'SELECT pg_catalog.set_config(name, reset_val, false) FROM pg_catalog.pg_settings ' +
+    // One row (a count), so that psql can \gset it without printing anything.
+    'SELECT pg_catalog.count(pg_catalog.set_config(name, reset_val, false)) FROM pg_catalog.pg_settings ' +
     "WHERE name IN ('statement_timeout', 'lock_timeout', 'default_transaction_read_only')"
   );
 }
