@@ -168,7 +168,7 @@ export class ExecSession implements DbSession {
         // \q ends psql; the script then says so and exits, and the agent ends the session. A read
         // session's settings are put back first (see teardownStatement).
         const teardown = teardownStatement(this.#options.session ?? {});
-        const reset = teardown && !this.#io.failure ? `${teardown} \\gset coderdb_reset_\n` : '';
+        const reset = teardown && !this.#io.failure ? `${teardown};\n` : '';
         if (!this.#psqlExited) await this.#io.write(reset + QUIT_SCRIPT);
         while ((await this.#io.nextMarker()).name !== ShellMarker.end) {
           // psql's exit status and stderr: nothing left to report to anyone.
