@@ -8,7 +8,6 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createContext } from '../../src/context.js';
-import { loadProfile } from '../../src/core/config.js';
 import { SAFETY_LAYERS, type SafetyLayer } from '../../src/core/layers.js';
 import { createWriter } from '../../src/core/output/formats.js';
 import { StringSink } from '../../src/index.js';
