@@ -9,7 +9,7 @@
 //   numbers, SQLSTATEs and command tags.
 // psql's ERROR, SQLSTATE, ROW_COUNT and LAST_ERROR_MESSAGE variables give each statement's outcome.
 
-import { WATCHED_SETTINGS } from '../session-guard.js';
+import { controlsTransaction, WATCHED_SETTINGS } from '../session-guard.js';
 import type { StatementPlan } from './statement-plan.js';
 import { startsLikeSelect } from './statement-plan.js';
 
@@ -179,7 +179,10 @@ export function statementScript(plan: StatementPlan, id: number, context: Script
     '\\qecho :LAST_ERROR_MESSAGE',
     '\\o',
   ];
-  const watch = context.watch ? watchLines(say) : [];
+  // As over direct: transaction control changes no watched setting (ROLLBACK can only restore
+  // them), and skipping it keeps the sandbox's PGlite, whose one backend all connections share,
+  // from showing this session another session's settings between its transactions.
+  const watch = context.watch && !controlsTransaction(plan.command) ? watchLines(say) : [];
   /** After a statement whose output went through a pipe (which harvested stderr already). */
   const statusTail = [
     '\\if :ERROR',

@@ -10,6 +10,7 @@ import { scrub } from '../../core/secret.js';
 import type { DataChannel } from '../../ssm/channel.js';
 import { SERVER_INFO_QUERY } from '../direct.js';
 import {
+  controlsTransaction,
   endsTransaction,
   SettingsWatch,
   sendsSingleStatements,
@@ -90,7 +91,7 @@ export class ExecSession implements DbSession {
   #gzip = false;
   /** The settings as the session's set-up left them, for a read session (the settings watch). */
   #watch: SettingsWatch | undefined;
-  /** When the transaction the last statement ran in began, or '-' outside one. */
+  /** When the transaction the last statement ran in began, '-' outside one, '?' not known. */
   #transaction = '-';
   readonly #onAbort = () => {
     this.#io.fail(new CoderdbError('interrupted', 'exec.interrupted', 'interrupted'));
@@ -281,7 +282,12 @@ export class ExecSession implements DbSession {
     if (changed) throw this.#io.fail(changed);
     const before = this.#transaction;
     this.#transaction = reading.transaction;
-    if (before !== '-' && reading.transaction !== before && !endsTransaction(plan.command)) {
+    if (
+      before !== '-' &&
+      before !== '?' &&
+      reading.transaction !== before &&
+      !endsTransaction(plan.command)
+    ) {
       throw this.#io.fail(transactionEnded());
     }
   }
@@ -400,6 +406,8 @@ export class ExecSession implements DbSession {
             const extras = errorExtras(messages, failure.message, failure.sqlState);
             throw statementError(failure, extras, script.positions[stage], this.#options.where);
           }
+          // Not watched (see psql-script.ts): the next report starts the comparison afresh.
+          if (this.#watch && controlsTransaction(plan.command)) this.#transaction = '?';
           yield done(plan, tag, result);
           return;
         }
