@@ -14,7 +14,6 @@ import {
   endsTransaction,
   isMultipleStatementsError,
   multipleStatements,
-  SESSION_SETTINGS,
   SettingsWatch,
   sendsSingleStatements,
   setupStatements,
@@ -29,8 +28,6 @@ import type { DbSession, OpenOptions, QueryEvent, ServerInfo, Transport } from '
 const BATCH_ROWS = 1000;
 const CLOSE_TIMEOUT_MS = 5000;
 
-/** The session settings as one text, for callers that show or compare them (see SESSION_SETTINGS). */
-export const SESSION_SETUP = SESSION_SETTINGS.join('; ');
 export const SERVER_INFO_QUERY =
   "SELECT current_setting('server_version_num')::int AS num, current_setting('server_version') AS version, " +
   'current_database() AS database, current_user AS "user"';

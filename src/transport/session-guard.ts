@@ -43,16 +43,12 @@ export function setupStatements(options: OpenOptions): string[] {
 }
 
 /**
- * Puts the read session's settings back as the session began, in one statement, before it closes:
- * PGlite (the sandbox) serves every connection from one backend, whose settings would otherwise
- * pass to the next session, a write included. A real server forgets them with the connection.
+ * Puts every setting of a read session back before it closes (RESET ALL): PGlite (the sandbox)
+ * serves every connection from one backend, whose settings would otherwise pass to the next
+ * session, a write included. A real server forgets them with the connection.
  */
 export function teardownStatement(options: OpenOptions): string | undefined {
-  if (!options.read) return undefined;
-  return (
-    'SELECT pg_catalog.set_config(name, reset_val, false) FROM pg_catalog.pg_settings ' +
-    "WHERE name IN ('statement_timeout', 'lock_timeout', 'default_transaction_read_only')"
-  );
+  return options.read ? 'RESET ALL' : undefined;
 }
 
 function milliseconds(value: number): number {

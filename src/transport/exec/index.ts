@@ -70,6 +70,10 @@ export function execTransport(
           ...(options.describeWithGdesc ? { describeWithGdesc: true } : {}),
           startTimeoutMs: profile.installClient ? INSTALL_TIMEOUT_MS : START_TIMEOUT_MS,
           ...(openOptions.signal ? { signal: openOptions.signal } : {}),
+          session: {
+            ...(openOptions.read ? { read: openOptions.read } : {}),
+            ...(openOptions.disabledLayers ? { disabledLayers: openOptions.disabledLayers } : {}),
+          },
         });
       } catch (error) {
         await channel.terminate().catch(() => undefined);

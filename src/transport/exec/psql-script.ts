@@ -9,6 +9,7 @@
 //   numbers, SQLSTATEs and command tags.
 // psql's ERROR, SQLSTATE, ROW_COUNT and LAST_ERROR_MESSAGE variables give each statement's outcome.
 
+import { controlsTransaction, WATCHED_SETTINGS } from '../session-guard.js';
 import type { StatementPlan } from './statement-plan.js';
 import { startsLikeSelect } from './statement-plan.js';
 
@@ -28,6 +29,8 @@ export const StatementMarker = {
   error: 'E',
   /** base64 of what psql wrote to stderr (notices, error details) follows; may come more than once. */
   stderr: 'X',
+  /** The watched settings follow (hex, each after an x), then the transaction's start or '-'. */
+  watch: 'W',
   /** The statement is over. */
   end: 'Z',
 } as const;
@@ -58,6 +61,56 @@ export interface ScriptContext {
   compress: boolean;
   /** Force psql's \gdesc for result types (what servers before 16 need). */
   describeWithGdesc?: boolean;
+  /**
+   * Build statement text on the server only while its lexical settings are those the guard parsed
+   * under (the single-statement layer; see LEXICAL_CHECK).
+   */
+  lexicalCheck?: boolean;
+  /** Report the watched settings after every statement that succeeded (the settings watch). */
+  watch?: boolean;
+}
+
+/**
+ * The single-statement layer over exec. psql sends what \gexec runs in the simple query protocol,
+ * which lets one message carry several statements, and psql before 16 has no other way to send
+ * text it must not lex (psql 16's \bind applies to the query buffer, which psql lexes, and
+ * reaches \gexec's queries only through psql's internal state, so it is not relied on). So the
+ * very query that turns the base64 back into the statement text first checks, on the server, that
+ * standard_conforming_strings and client_encoding are what the guard's parser and coderdb's split
+ * assumed (on, UTF8); otherwise it fails instead of producing any text, and nothing runs. Within
+ * one round trip nothing can change them between the check and the server's reading of the text,
+ * so the server reads each statement under the very lexical rules it was split by, as one
+ * statement. The failure names a configuration parameter that cannot exist (no dot, spaces), so no
+ * set_config can make it evaluate to text.
+ */
+export const LEXICAL_REFUSAL = 'coderdb refuses: standard_conforming_strings or client_encoding changed';
+const LEXICAL_CHECK =
+  "pg_catalog.current_setting('standard_conforming_strings') = 'on' AND pg_catalog.pg_client_encoding() = 'UTF8'";
+
+/**
+ * The settings watch over exec (psql keeps ParameterStatus to itself): a query after each
+ * statement that reports every watched setting, hex-encoded so that any value fits in a marker
+ * line, and when the transaction began, or '-' outside one (the query's own implicit transaction
+ * starts with it). It is unset first, so that a failure cannot leave the last value in place.
+ */
+export function watchLines(say: (kind: string, ...args: string[]) => string): string[] {
+  const values = WATCHED_SETTINGS.map(
+    ({ expression }) => `'x' || pg_catalog.encode(pg_catalog.convert_to(${expression}, 'UTF8'), 'hex')`,
+  );
+  const transaction =
+    "CASE WHEN pg_catalog.transaction_timestamp() = pg_catalog.statement_timestamp() THEN '-' " +
+    "ELSE (pg_catalog.date_part('epoch', pg_catalog.transaction_timestamp()) * 1000000)::bigint::text END";
+  return [
+    '\\unset coderdb_watch',
+    `SELECT pg_catalog.concat_ws(' ', ${[...values, transaction].join(', ')}) AS coderdb_watch \\gset`,
+    say(StatementMarker.watch, ':coderdb_watch'),
+  ];
+}
+
+/** The watch alone, for its first reading once the session is set up. */
+export function watchScript(id: number, marker: string): string {
+  const say = (kind: string, ...args: string[]) => `\\echo ${[marker, kind, String(id), ...args].join(' ')}`;
+  return lines(...watchLines(say), say(StatementMarker.end));
 }
 
 export interface StatementScript {
@@ -126,12 +179,17 @@ export function statementScript(plan: StatementPlan, id: number, context: Script
     '\\qecho :LAST_ERROR_MESSAGE',
     '\\o',
   ];
+  // As over direct: transaction control changes no watched setting (ROLLBACK can only restore
+  // them), and skipping it keeps the sandbox's PGlite, whose one backend all connections share,
+  // from showing this session another session's settings between its transactions.
+  const watch = context.watch && !controlsTransaction(plan.command) ? watchLines(say) : [];
   /** After a statement whose output went through a pipe (which harvested stderr already). */
   const statusTail = [
     '\\if :ERROR',
     ...errorTail,
     '\\else',
     say(StatementMarker.ok, ':ROW_COUNT'),
+    ...watch,
     '\\endif',
   ];
   /** After a command, which had no pipe: harvest stderr on success too. */
@@ -142,6 +200,7 @@ export function statementScript(plan: StatementPlan, id: number, context: Script
     say(StatementMarker.ok, ':ROW_COUNT'),
     say(StatementMarker.stderr),
     `\\! ${harvest}`,
+    ...watch,
     '\\endif',
   ];
   /**
@@ -155,7 +214,10 @@ export function statementScript(plan: StatementPlan, id: number, context: Script
       loaded.expression,
       ...(suffix ? [sqlString(suffix)] : []),
     ];
-    return `SELECT ${parts.join(' || ')} \\gexec`;
+    const text = parts.join(' || ');
+    return context.lexicalCheck
+      ? `SELECT CASE WHEN ${LEXICAL_CHECK} THEN ${text} ELSE pg_catalog.current_setting(${sqlString(LEXICAL_REFUSAL)}) END \\gexec`
+      : `SELECT ${text} \\gexec`;
   };
   const execute = wrap ? run(WRAP_PREFIX, '\n) AS coderdb_q') : run('');
   const resultPipe = pipeTo(context.compress);

@@ -8,8 +8,20 @@ import { CoderdbError, connectionError } from '../../core/errors.js';
 import type { Field, RawRow } from '../../core/pgtypes.js';
 import { scrub } from '../../core/secret.js';
 import type { DataChannel } from '../../ssm/channel.js';
-import { SERVER_INFO_QUERY, SESSION_SETUP } from '../direct.js';
-import type { DbSession, QueryEvent, ServerInfo } from '../types.js';
+import { SERVER_INFO_QUERY } from '../direct.js';
+import {
+  controlsTransaction,
+  endsTransaction,
+  SettingsWatch,
+  sendsSingleStatements,
+  setupStatements,
+  teardownStatement,
+  transactionEnded,
+  WATCHED_SETTINGS,
+  watchedValues,
+  watchesSettings,
+} from '../session-guard.js';
+import type { DbSession, OpenOptions, QueryEvent, ServerInfo } from '../types.js';
 import { ShellMarker } from './bootstrap.js';
 import { ChannelIo } from './channel-io.js';
 import { CsvParser } from './decoders.js';
@@ -25,12 +37,14 @@ import {
   statementError,
 } from './exec-errors.js';
 import {
+  LEXICAL_REFUSAL,
   QUIT_SCRIPT,
   type ScriptContext,
   StatementMarker,
   type StatementScript,
   setupScript,
   statementScript,
+  watchScript,
 } from './psql-script.js';
 import { errorExtras, exitReason, noticesIn, parseMessages } from './psql-stderr.js';
 import { describedFields, ResultDecoder, type ResultEncoding } from './result-decoder.js';
@@ -51,6 +65,8 @@ export interface ExecSessionOptions {
   /** From the session's start to psql's first answer (includes `apk add` with installClient). */
   startTimeoutMs: number;
   signal?: AbortSignal;
+  /** The read session and the layers switched off (see OpenOptions). */
+  session?: Pick<OpenOptions, 'read' | 'disabledLayers'>;
 }
 
 /** psql 12 is the first with CSV output. */
@@ -73,6 +89,10 @@ export class ExecSession implements DbSession {
   #psqlExited = false;
   #closed = false;
   #gzip = false;
+  /** The settings as the session's set-up left them, for a read session (the settings watch). */
+  #watch: SettingsWatch | undefined;
+  /** When the transaction the last statement ran in began, '-' outside one, '?' not known. */
+  #transaction = '-';
   readonly #onAbort = () => {
     this.#io.fail(new CoderdbError('interrupted', 'exec.interrupted', 'interrupted'));
     void this.#channel.terminate();
@@ -146,8 +166,11 @@ export class ExecSession implements DbSession {
     try {
       if (!this.#io.failure || this.#psqlExited) {
         this.#io.deadline = Date.now() + QUIT_TIMEOUT_MS;
-        // \q ends psql; the script then says so and exits, and the agent ends the session.
-        if (!this.#psqlExited) await this.#io.write(QUIT_SCRIPT);
+        // \q ends psql; the script then says so and exits, and the agent ends the session. A read
+        // session's settings are put back first (see teardownStatement).
+        const teardown = teardownStatement(this.#options.session ?? {});
+        const reset = teardown && !this.#io.failure ? `${teardown};\n` : '';
+        if (!this.#psqlExited) await this.#io.write(reset + QUIT_SCRIPT);
         while ((await this.#io.nextMarker()).name !== ShellMarker.end) {
           // psql's exit status and stderr: nothing left to report to anyone.
         }
@@ -176,19 +199,26 @@ export class ExecSession implements DbSession {
     // waiting for the script to say it is ready: input that arrives before `stty raw -echo` is
     // echoed, but the echo comes out before the ready marker, where output is not read, and the
     // pty keeps the input (in lines shorter than the cooked-mode limit) for psql.
-    const settings: StatementPlan = {
-      text: `${SESSION_SETUP}; SET application_name = ${sqlLiteral(this.#options.applicationName)}`,
-      offset: 0,
-      bare: '',
-      bareOffset: 0,
-      kind: 'command',
-      streamable: false,
-      command: 'SET',
-      countsRows: false,
-    };
+    const session = this.#options.session ?? {};
+    // One statement per message, these included (see session-guard.ts).
+    const settings = [
+      ...setupStatements(session),
+      `SET application_name = ${sqlLiteral(this.#options.applicationName)}`,
+    ].map(
+      (text): StatementPlan => ({
+        text,
+        offset: 0,
+        bare: '',
+        bareOffset: 0,
+        kind: 'command',
+        streamable: false,
+        command: 'SET',
+        countsRows: false,
+      }),
+    );
     // Before psql has told us the server version, the types need not be described: all is text.
     const [identity] = await planStatements(SERVER_INFO_QUERY);
-    const prelude = [settings, { ...identity!, kind: 'untyped' as const }].map((plan) => {
+    const prelude = [...settings, { ...identity!, kind: 'untyped' as const }].map((plan) => {
       const id = this.#nextId++;
       return { plan, id, script: statementScript(plan, id, this.#context) };
     });
@@ -208,8 +238,11 @@ export class ExecSession implements DbSession {
       }
     }
     await writing;
-    this.#io.deadline = undefined;
     if (!info) throw this.#io.fail(protocolError('the server did not say who it is'));
+    if (watchesSettings(session)) await this.#startWatch();
+    this.#io.deadline = undefined;
+    // From here on, statement text is built on the server only under the guard's lexical settings.
+    if (sendsSingleStatements(session)) this.#context.lexicalCheck = true;
     this.#server = {
       versionNum: Number(info[0]),
       version: info[1] ?? '',
@@ -218,6 +251,45 @@ export class ExecSession implements DbSession {
     };
     this.#context.serverVersion = this.#server.versionNum;
     this.#context.compress = this.#options.compress && this.#gzip;
+  }
+
+  /** Reads the watched settings once, as the set-up left them; every statement is then compared. */
+  async #startWatch(): Promise<void> {
+    const id = this.#nextId++;
+    this.#pending = id;
+    await this.#io.write(watchScript(id, this.#context.marker));
+    let values: string[] | undefined;
+    for (;;) {
+      const marker = await this.#io.nextMarker();
+      if (marker.name === ShellMarker.exit) throw await this.#psqlExit(false);
+      if (marker.name === StatementMarker.watch) values = marker.args.slice(1);
+      else if (marker.name === StatementMarker.end) break;
+    }
+    this.#pending = undefined;
+    const reading = values && readWatch(values);
+    if (!reading) throw this.#io.fail(protocolError('the server did not report its settings'));
+    this.#watch = new SettingsWatch(watchedValues(reading.settings));
+    this.#transaction = reading.transaction;
+    this.#context.watch = true;
+  }
+
+  /** A statement's watch report: a changed setting or an ended transaction ends the session. */
+  #checkWatch(plan: StatementPlan, args: string[]): void {
+    const reading = readWatch(args);
+    if (!this.#watch) return;
+    if (!reading) throw this.#io.fail(protocolError('the settings watch did not report'));
+    const changed = this.#watch.checkRow(reading.settings);
+    if (changed) throw this.#io.fail(changed);
+    const before = this.#transaction;
+    this.#transaction = reading.transaction;
+    if (
+      before !== '-' &&
+      before !== '?' &&
+      reading.transaction !== before &&
+      !endsTransaction(plan.command)
+    ) {
+      throw this.#io.fail(transactionEnded());
+    }
   }
 
   /** The bootstrap script's verdict: psql is starting, or why it cannot. */
@@ -322,14 +394,20 @@ export class ExecSession implements DbSession {
         case StatementMarker.stderr:
           stderr += await this.#io.text();
           break;
+        case StatementMarker.watch:
+          this.#checkWatch(plan, marker.args.slice(1));
+          break;
         case StatementMarker.end: {
           this.#pending = undefined;
           const messages = parseMessages(stderr);
           for (const notice of noticesIn(messages)) yield { kind: 'notice', ...notice };
+          if (failure?.message.includes(LEXICAL_REFUSAL)) throw this.#io.fail(lexicalSettingsChanged());
           if (failure) {
             const extras = errorExtras(messages, failure.message, failure.sqlState);
             throw statementError(failure, extras, script.positions[stage], this.#options.where);
           }
+          // Not watched (see psql-script.ts): the next report starts the comparison afresh.
+          if (this.#watch && controlsTransaction(plan.command)) this.#transaction = '?';
           yield done(plan, tag, result);
           return;
         }
@@ -398,6 +476,31 @@ function done(plan: StatementPlan, tag: string | undefined, result: ResultDecode
   }
   const counted = plan.countsRows || plan.kind === 'copy';
   return { kind: 'done', command: plan.command, rowCount: counted ? (result?.rowCount ?? null) : null };
+}
+
+/** A watch report: the settings (hex after an x) and the transaction's start; undefined if unset. */
+function readWatch(args: string[]): { settings: string[]; transaction: string } | undefined {
+  const transaction = args.at(-1);
+  const settings = args.slice(0, -1);
+  if (
+    !transaction ||
+    settings.length !== WATCHED_SETTINGS.length ||
+    settings.some((value) => !/^x(?:[0-9a-f]{2})*$/.test(value))
+  )
+    return undefined;
+  return {
+    settings: settings.map((value) => Buffer.from(value.slice(1), 'hex').toString('utf8')),
+    transaction,
+  };
+}
+
+function lexicalSettingsChanged(): CoderdbError {
+  return new CoderdbError(
+    'refused',
+    'session.lexical-settings-changed',
+    "the server's standard_conforming_strings or client_encoding changed during the session; coderdb refused to run the statement and ended the session",
+    { hint: 'the server would not read the statement as the guard did; nothing of it ran' },
+  );
 }
 
 function sqlLiteral(text: string): string {
