@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { createWriter, type Format } from '../../src/core/output/formats.js';
 import { CopyCsvToPsql } from '../../src/core/output/copy-csv.js';
+import { createWriter, type Format } from '../../src/core/output/formats.js';
 import { StringSink } from '../../src/core/output/sink.js';
 import { type Field, type RawRow, typeFromName } from '../../src/core/pgtypes.js';
 
