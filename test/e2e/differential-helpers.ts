@@ -323,7 +323,9 @@ export async function expectSameAsPsql(
     return;
   }
   const records = parseCsv((await psqlCsv(sandbox, sql, true)).toString('utf8'));
-  const [header = [], ...rows] = records;
+  const [first = [], ...rows] = records;
+  // psql prints an empty header line for a result without columns.
+  const header = first.length === 1 && first[0] === '' ? [] : first;
   const types = header.length > 0 ? await psqlTypes(sandbox, sql) : [];
   const text = output.stdout.toString('utf8');
   if (format === 'table') {
