@@ -29,7 +29,7 @@ const OUTPUT = join(mkdtempSync(join(tmpdir(), 'coderdb-bench-out-')), 'stdout')
  * Runs a command with stdout to a file; wall time, the child's peak RSS, and the output's md5 and
  * line count (read after the clock stops).
  */
-function measure(command: string[]): Run {
+function measure(command: string[], output = OUTPUT): Run {
   const probe = [
     'import hashlib, resource, subprocess, sys, time',
     'out = open(sys.argv[1], "wb")',
@@ -45,7 +45,7 @@ function measure(command: string[]): Run {
     '        n += block.count(b"\\n")',
     'print(d, r.ru_maxrss, p.returncode, h.hexdigest(), n)',
   ].join('\n');
-  const result = spawnSync('python3', ['-c', probe, OUTPUT, ...command], { encoding: 'utf8' });
+  const result = spawnSync('python3', ['-c', probe, output, ...command], { encoding: 'utf8' });
   const [seconds, rssKb, code, md5, lines] = result.stdout.trim().split(' ');
   if (Number(code) !== 0) throw new Error(`${command.join(' ')} exited ${code}: ${result.stderr}`);
   return { seconds: Number(seconds), rssMb: Number(rssKb) / 1024, md5: md5!, lines: Number(lines) };
@@ -143,9 +143,20 @@ try {
 
   const growth: string[] = [];
   for (const rows of [100_000, 1_000_000, 3_000_000]) {
-    const csvRun = measure(['node', CLI, 'query', exportRows(rows), '--url', url, '--format', 'csv']);
+    const csvRun = measure(
+      ['node', CLI, 'query', exportRows(rows), '--url', url, '--format', 'csv'],
+      `${OUTPUT}.csv`,
+    );
     const ndjsonRun = measure(['node', CLI, 'query', exportRows(rows), '--url', url, '--format', 'ndjson']);
-    const psqlRun = measure(['psql', url, '-X', '--csv', '-c', exportRows(rows)]);
+    const psqlRun = measure(['psql', url, '-X', '--csv', '-c', exportRows(rows)], `${OUTPUT}.psql`);
+    if (csvRun.md5 !== psqlRun.md5) {
+      // Where they part, for whoever has to find out why.
+      process.stderr.write(
+        spawnSync('sh', ['-c', `cmp "$0.csv" "$0.psql"; diff "$0.csv" "$0.psql" | head -4`, OUTPUT], {
+          encoding: 'utf8',
+        }).stdout,
+      );
+    }
     checkOutput('same-bytes', csvRun, psqlRun, `${rows} rows as CSV`);
     checkOutput('one-line-per-row', ndjsonRun, psqlRun, `${rows} rows as NDJSON`);
     growth.push(
