@@ -100,7 +100,9 @@ try {
         FROM generate_series(1, 3000000) g;
     ANALYZE bench_rows;
     -- A scan that joins one already running starts where that one is: other row order, other bytes.
-    ALTER DATABASE postgres SET synchronize_seqscans = off;`);
+    ALTER DATABASE postgres SET synchronize_seqscans = off;
+    -- Nor may a parallel scan interleave its workers' rows differently in each run.
+    ALTER DATABASE postgres SET max_parallel_workers_per_gather = 0;`);
   await client.end();
 
   const lines: string[] = [];
