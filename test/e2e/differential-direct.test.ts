@@ -3,4 +3,4 @@
 
 import { differentialSuite } from './differential-helpers.js';
 
-differentialSuite({ transport: 'direct', raceRuns: 6, largeEngine: 'postgres' });
+differentialSuite({ transport: 'direct', raceRuns: 4, largeEngine: 'postgres' });

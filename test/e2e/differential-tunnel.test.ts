@@ -3,4 +3,4 @@
 
 import { differentialSuite } from './differential-helpers.js';
 
-differentialSuite({ transport: 'tunnel', raceRuns: 4, largeEngine: 'pglite' });
+differentialSuite({ transport: 'tunnel', raceRuns: 3, largeEngine: 'pglite' });

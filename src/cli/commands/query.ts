@@ -25,7 +25,14 @@ export function registerQuery(program: Command): void {
 Examples:
   coderdb query "select id, name from templates where not deleted"
   coderdb query -f report.sql --format csv > report.csv
-  coderdb query --write --reason "rebrand" "update templates set description = 'x' where id = '…'"`,
+  coderdb query --write --reason "rebrand" "update templates set description = 'x' where id = '…'"
+
+Output: csv is what \`psql --csv\` prints, byte for byte; several statements follow one another.
+With several statements json is one document, one object per statement:
+  [{"statement": 1, "rows": [{…}], "command": "SELECT", "rowCount": 1},
+   {"statement": 2, "command": "SET", "rowCount": null}]
+and ndjson one line per row: {"statement": 1, "row": {…}}. A result that did not arrive whole
+(fewer rows than the server counted) fails with exit status 3, never a short file.`,
   );
   command.action(async (sqlArgument: string | undefined, flags: QueryFlags, cmd: Command) => {
     (await import('../../sql/parser.js')).preloadParser();
