@@ -8,7 +8,7 @@ import { DescribeSessionsCommand, SSMClient, TerminateSessionCommand } from '@aw
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CLI } from '../helpers/cli.js';
-import { fingerprint } from '../helpers/fingerprint.js';
+import { writeFingerprint as fingerprint } from '../helpers/fingerprint.js';
 import { sandboxAwsConfig, startSandbox, type TestSandbox } from '../helpers/sandbox.js';
 import { TerminalUnderTest } from '../helpers/terminal.js';
 

@@ -12,7 +12,7 @@ import { createContext } from '../../src/context.js';
 import { loadProfile } from '../../src/core/config.js';
 import { CoderdbError } from '../../src/core/errors.js';
 import { applyWrite, performUndo, performWrite, planWrite } from '../../src/ops/write/index.js';
-import { fingerprint } from '../helpers/fingerprint.js';
+import { writeFingerprint as fingerprint } from '../helpers/fingerprint.js';
 import { ENGINES, startSandbox, type TestSandbox } from '../helpers/sandbox.js';
 
 const FIXTURE = `

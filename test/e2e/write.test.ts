@@ -13,7 +13,7 @@ import { CoderdbError } from '../../src/core/errors.js';
 import { Db, withReadSession } from '../../src/ops/db.js';
 import { applyWrite, planWrite } from '../../src/ops/write/index.js';
 import { CLI, json } from '../helpers/cli.js';
-import { fingerprint as databaseFingerprint } from '../helpers/fingerprint.js';
+import { writeFingerprint as databaseFingerprint } from '../helpers/fingerprint.js';
 import { startSandbox, type TestSandbox } from '../helpers/sandbox.js';
 
 let sandbox: TestSandbox;
