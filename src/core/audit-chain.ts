@@ -120,7 +120,7 @@ export function withFileLock<T>(file: string, body: () => T): T {
         continue;
       }
       if (Date.now() > deadline) {
-        throw Object.assign(new Error(`the lock ${lock} is held by another coderdb`), { code: 'ELOCKED' });
+        throw new Error(`its lock ${lock} is held by another process (remove it if no coderdb is running)`);
       }
       Atomics.wait(sleeper, 0, 0, Math.min(2 + attempt * 2, 25));
     }

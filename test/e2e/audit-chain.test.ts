@@ -3,7 +3,7 @@
 // processes appending at once extend one chain. `coderdb audit`'s filters select what they say.
 
 import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEntry } from '../../src/core/audit.js';
@@ -225,6 +225,29 @@ describe('audit chain', () => {
       );
     });
   });
+
+  it('takes over the lock of a process that is gone, and waits a bounded time for a live one', async () => {
+    const lock = `${log}.lock`;
+    const gone = spawn(process.execPath, ['-e', '']);
+    await new Promise((resolve) => gone.on('close', resolve));
+    writeFileSync(lock, `${gone.pid}\n`);
+    const refused = await sandbox.run(['query', 'delete from templates where id = 1']);
+    expect(refused.code, refused.stderr).toBe(4);
+    expect(existsSync(lock)).toBe(false);
+    writeFileSync(lock, `${process.pid}\n`);
+    try {
+      const held = await sandbox.run(['query', 'select 1']);
+      expect(held.code).toBe(74);
+      expect(held.stdout).toBe('');
+      expect(held.stderr.split('\n')[0]).toBe(
+        `coderdb: cannot write the audit log ${log}: its lock ${lock} is held by another process (remove it if no coderdb is running)`,
+      );
+    } finally {
+      rmSync(lock, { force: true });
+    }
+    const result = await sandbox.run(['audit', 'verify']);
+    expect(result.code, result.stdout).toBe(0);
+  }, 60_000);
 
   it('keeps one chain when several coderdb processes append at once', async () => {
     const before = records().length;
