@@ -118,6 +118,11 @@ export function registerAdmin(program: Command): void {
   audit
     .command('verify')
     .description("check the audit log's hash chain: names each edited, removed, inserted or reordered record")
+    .addHelpText(
+      'after',
+      '\nOne line per break (line number and seq) and exit 5; one summary line and exit 0 when intact.\n' +
+        'Records written before the chain are reported as "unchained before line N", not as tampering.',
+    )
     .action(async () => {
       const { AuditLog } = await import('../../core/audit.js');
       const { verifyChain } = await import('../../core/audit-chain.js');
