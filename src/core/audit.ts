@@ -1,12 +1,14 @@
 // The audit log: one JSON line per statement coderdb runs for an operator, read or write, with who,
-// where, what and how it ended. Lines are appended with O_APPEND (atomic for lines this size on
-// local filesystems) and never hold a secret: statements are recorded as the guard masked them and
-// every text goes through scrub(). A line that cannot be written stops what it was to record: reads
-// log a `started` line before they run, so no row reaches an operator unrecorded.
+// where, what and how it ended. Lines never hold a secret: statements are recorded as the guard
+// masked them and every text goes through scrub(). A line that cannot be written stops what it was
+// to record: reads log a `started` line before they run, so no row reaches an operator unrecorded.
+// Each line is chained to the one before it (seq, prev, hash: see audit-chain.ts) and appended under
+// a lock file, so that concurrent coderdb processes extend one chain; `coderdb audit verify` checks it.
 
-import { appendFileSync, closeSync, fsyncSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { dirname } from 'node:path';
+import { chainTail, GENESIS, recordHash, withFileLock } from './audit-chain.js';
 import { CoderdbError } from './errors.js';
 import { paths } from './paths.js';
 import { scrub } from './secret.js';
@@ -52,21 +54,24 @@ export interface AuditEntry {
   exitStatus?: number;
   /** The `coderdb console` session the statement was typed in (`coderdb audit --session ID`). */
   session?: string;
+  /** The hash chain (absent in logs written before it): position, the previous record's hash, own. */
+  seq?: number;
+  prev?: string;
+  hash?: string;
 }
 
-export type AuditInput = Omit<AuditEntry, 'time' | 'user'>;
+export type AuditInput = Omit<AuditEntry, 'time' | 'user' | 'seq' | 'prev' | 'hash'>;
 
 export class AuditLog {
   constructor(readonly file: string = paths.auditLog()) {}
 
   append(input: AuditInput, options: { durable?: boolean } = {}): AuditEntry {
-    const entry: AuditEntry = { time: new Date().toISOString(), user: currentUser(), ...input };
+    let entry: AuditEntry = { time: new Date().toISOString(), user: currentUser(), ...input };
     if (entry.statement) entry.statement = scrub(entry.statement);
     if (entry.error) entry.error = scrub(entry.error);
     if (entry.reason) entry.reason = scrub(entry.reason);
-    const line = `${JSON.stringify(entry)}\n`;
     try {
-      this.#write(line, Boolean(options.durable));
+      entry = this.#write(entry, Boolean(options.durable));
     } catch (error) {
       throw new CoderdbError(
         'output',
@@ -81,20 +86,23 @@ export class AuditLog {
     return entry;
   }
 
-  #write(line: string, durable: boolean): void {
+  /** Chains the entry to the log's last record and appends it, holding the log's lock throughout. */
+  #write(input: AuditEntry, durable: boolean): AuditEntry {
     mkdirSync(dirname(this.file), { recursive: true, mode: 0o700 });
-    if (durable) {
-      // Before a commit the line must reach the disk: the commit may be the last thing that happens.
-      const fd = openSync(this.file, 'a', 0o600);
+    return withFileLock(this.file, () => {
+      const fd = openSync(this.file, 'a+', 0o600);
       try {
-        appendFileSync(fd, line);
-        fsyncSync(fd);
+        const { last, torn } = chainTail(fd);
+        const chained: AuditEntry = { ...input, seq: last ? last.seq + 1 : 1, prev: last?.hash ?? GENESIS };
+        const entry = { ...chained, hash: recordHash(chained as unknown as Record<string, unknown>) };
+        writeSync(fd, `${torn ? '\n' : ''}${JSON.stringify(entry)}\n`);
+        // Before a commit the line must reach the disk: the commit may be the last thing that happens.
+        if (durable) fsyncSync(fd);
+        return entry;
       } finally {
         closeSync(fd);
       }
-    } else {
-      appendFileSync(this.file, line, { mode: 0o600 });
-    }
+    });
   }
 
   /** All entries, oldest first; a torn last line (a crash mid-write) is skipped. */

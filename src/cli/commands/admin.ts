@@ -2,8 +2,20 @@
 
 import type { Command } from 'commander';
 import { paths } from '../../core/paths.js';
-import { outputFormat, resolveProfile, say, withContext } from '../shared.js';
+import { globals, outputFormat, resolveProfile, say, withContext } from '../shared.js';
 import { reportOutcome, type WriteFlags, writeOptions } from '../write-flow.js';
+
+interface AuditFlags {
+  limit: string;
+  path?: boolean;
+  since?: string;
+  until?: string;
+  profile?: string;
+  identity?: string;
+  outcome?: string;
+  writes?: boolean;
+  session?: string;
+}
 
 export function registerAdmin(program: Command): void {
   program
@@ -27,24 +39,47 @@ export function registerAdmin(program: Command): void {
       });
     });
 
-  program
+  const audit = program
     .command('audit')
     .description('show the audit log: every statement coderdb ran, with who, where, rows and outcome')
-    .option('--limit <n>', 'the last N entries', '50')
+    .option('--limit <n>', 'the last N matching entries (all of them with --session)', '50')
     .option('--path', 'print the log file path and exit')
+    .option(
+      '--since <time>',
+      'entries from this time: an ISO date (2026-12-01T14:00Z) or a duration ago (30m, 1h, 2d, 1w)',
+    )
+    .option('--until <time>', 'entries up to this time (same forms as --since)')
+    .option('--identity <text>', 'only entries whose AWS identity (ARN) contains this text')
+    .option('--outcome <list>', 'only these outcomes, comma-separated (ok,error,refused,committed …)')
+    .option(
+      '--writes',
+      'only writes, undos and restores (planned, commit-pending, committed, rolled-back, restored)',
+    )
     .option('--session <id>', 'only the statements of one `coderdb console` session, in order')
-    .action(async (flags: { limit: string; path?: boolean; session?: string }, cmd: Command) => {
+    .addHelpText(
+      'after',
+      '\nStatements print on one line in the table (cut at 80 characters) and whole in csv, json and ndjson.\n' +
+        "`--profile NAME` (the global flag) shows only that profile's entries.\n" +
+        'Every record is hash-chained to the one before it: `coderdb audit verify` checks the chain.',
+    )
+    .action(async (flags: AuditFlags, cmd: Command) => {
       const { AuditLog } = await import('../../core/audit.js');
+      const { auditPredicate, oneLine } = await import('../../core/audit-filter.js');
       const log = new AuditLog();
       if (flags.path) {
         process.stdout.write(`${log.file}\n`);
         return;
       }
-      const all = log.read();
-      const entries = flags.session
-        ? all.filter((entry) => entry.session === flags.session)
-        : all.slice(-Math.max(1, Number(flags.limit) || 50));
       const format = outputFormat(cmd);
+      const limit = Number(flags.limit);
+      if (!Number.isInteger(limit) || limit < 1) {
+        const { usageError } = await import('../../core/errors.js');
+        throw usageError('cli.limit', `--limit "${flags.limit}" is not a positive whole number`);
+      }
+      // `--profile` is the global flag (given after `audit` too): here it selects that profile's entries.
+      const { profile } = globals(cmd);
+      const matches = log.read().filter(auditPredicate({ ...flags, ...(profile ? { profile } : {}) }));
+      const entries = flags.session ? matches : matches.slice(-limit);
       if (format === 'json') {
         process.stdout.write(`${JSON.stringify(entries, null, 2)}\n`);
       } else if (format === 'ndjson') {
@@ -52,27 +87,69 @@ export function registerAdmin(program: Command): void {
       } else {
         const { printResult } = await import('../render.js');
         const { Sink } = await import('../../core/output/sink.js');
-        const columns = ['time', 'profile', 'transport', 'command', 'outcome', 'rows', 'statement'] as const;
+        const columns = [
+          'time',
+          'profile',
+          'identity',
+          'transport',
+          'command',
+          'outcome',
+          'rows',
+          'reason',
+          'statement',
+        ] as const;
         const text = (value: unknown) => (value === undefined || value === null ? null : String(value));
+        // csv is for tools: whole values; the table is for people: one line each.
+        const cell = (value: string | null) =>
+          value !== null && format === 'table' ? oneLine(value) : value;
         await printResult(
           {
             fields: columns.map((name) => ({ name, type: { name: 'text', kind: 'text', array: false } })),
-            rows: entries.map((entry) =>
-              columns.map((column) => {
-                const value = text(entry[column]);
-                return column === 'statement' && value && value.length > 80
-                  ? `${value.slice(0, 79)}…`
-                  : value;
-              }),
-            ),
+            rows: entries.map((entry) => columns.map((column) => cell(text(entry[column])))),
             command: 'SELECT',
             rowCount: entries.length,
           },
           format,
           new Sink(process.stdout),
         );
-        if (entries.length === 0) say(`no entries yet in ${log.file}`);
+        if (entries.length === 0) say(`no matching entries in ${log.file}`);
       }
+    });
+  audit
+    .command('verify')
+    .description("check the audit log's hash chain: names each edited, removed, inserted or reordered record")
+    .addHelpText(
+      'after',
+      '\nOne line per break (line number and seq) and exit 5; one summary line and exit 0 when intact.\n' +
+        'Records written before the chain are reported as "unchained before line N", not as tampering.',
+    )
+    .action(async () => {
+      const { AuditLog } = await import('../../core/audit.js');
+      const { verifyChain } = await import('../../core/audit-chain.js');
+      const { CoderdbError } = await import('../../core/errors.js');
+      const log = new AuditLog();
+      const { existsSync } = await import('node:fs');
+      if (!existsSync(log.file)) {
+        process.stdout.write(`${log.file}: no audit log yet\n`);
+        return;
+      }
+      const report = await verifyChain(log.file);
+      const unchained =
+        report.unchainedBefore === undefined
+          ? ''
+          : `; unchained before line ${report.unchainedBefore} (written before the chain)`;
+      if (report.findings.length > 0) {
+        process.stdout.write(report.findings.map((finding) => `${finding}\n`).join(''));
+        throw new CoderdbError(
+          'checkFailed',
+          'audit.chain-broken',
+          `${log.file}: ${report.findings.length} break${report.findings.length === 1 ? '' : 's'} in the hash chain of ${report.records} records${unchained}`,
+        );
+      }
+      const none = report.chained === 0 && report.records > 0 ? '; no chained record yet' : '';
+      process.stdout.write(
+        `${log.file}: intact, ${report.chained} chained record${report.chained === 1 ? '' : 's'}${unchained}${none}\n`,
+      );
     });
 
   const config = program.command('config').description('profiles and settings');
