@@ -85,7 +85,9 @@ for (const engine of ['pglite', 'postgres'] as const) {
         disabledLayers: disabled,
       });
       try {
-        await runReadQuery(context, sql, createWriter('json', new StringSink()));
+        // With --show-secrets: the attack's ts_stat result is not the shape the redaction analysis
+        // expects, and redaction would refuse it first; these tests are about the session layers.
+        await runReadQuery(context, sql, createWriter('json', new StringSink()), { showSecrets: true });
         return 'ok';
       } catch (error) {
         return String((error as { code?: string }).code ?? error);
