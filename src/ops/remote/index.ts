@@ -8,7 +8,7 @@ import { runExec } from './exec.js';
 import { runInteractive } from './interactive.js';
 import { Marker } from './markers.js';
 import { quoteWords, shellCommand } from './quote.js';
-import { execScript, PsqlProblem, psqlScript } from './scripts.js';
+import { execScript, PsqlProblem, psqlScript, shellScript } from './scripts.js';
 import { type OpenOptions, openRemoteSession, type RemoteContext } from './session.js';
 import type { Terminal } from './terminal.js';
 
@@ -26,21 +26,30 @@ export interface ShellOptions extends OpenOptions {
   command?: string;
 }
 
-/** An interactive shell in the container; resolves when the session ends. */
+/** An interactive shell in the container; resolves with the shell's exit status when it ends. */
 export async function openShell(
   context: RemoteContext,
   terminal: Terminal,
   options: ShellOptions = {},
-): Promise<void> {
+): Promise<number> {
   const command = options.command?.trim() || '/bin/sh';
+  const marker = new Marker();
   const audit = sessionAudit(context, 'shell', command);
-  await audited(audit, async () => {
-    const { channel } = await openRemoteSession(context, checkSize(command), {
-      ...options,
-      beforeStart: audit.started,
-    });
-    await runInteractive(channel, terminal);
-  });
+  return audited(
+    audit,
+    async () => {
+      const { channel } = await openRemoteSession(
+        context,
+        checkSize(shellCommand(shellScript(marker, command))),
+        {
+          ...options,
+          beforeStart: audit.started,
+        },
+      );
+      return (await runInteractive(channel, terminal, { status: marker })) ?? 0;
+    },
+    (status) => status,
+  );
 }
 
 export interface PsqlOptions extends OpenOptions {

@@ -57,6 +57,15 @@ export function execScript({ marker, argv, forwardStdin }: ExecScript): string {
   ].join('; ');
 }
 
+/**
+ * An interactive shell (or the given command line) that reports its exit status at the end, which
+ * ECS Exec itself never does. The command line is run by sh, in a subshell so that `exit` or `exec`
+ * in it cannot skip the status line; `trap : INT` keeps the wrapper alive through ^C at the prompt.
+ */
+export function shellScript(marker: Marker, command: string): string {
+  return ['trap : INT', `( ${command} )`, marker.print('rc', '"$?"')].join('; ');
+}
+
 /** Why `coderdb psql` could not start psql, as reported on its ready line. */
 export const PsqlProblem = { noPsql: 'no-psql', noUrl: 'no-url' } as const;
 
