@@ -33,12 +33,14 @@ export function registerRemote(program: Command): void {
     .argument('[psql-args...]', 'extra psql arguments, after --')
     .addHelpText(
       'after',
-      '\nThe URL stays in the container ($CODER_PG_CONNECTION_URL, or urlEnv of the profile).',
+      '\nThe URL stays in the container ($CODER_PG_CONNECTION_URL, or urlEnv of the profile).\n' +
+        "Piped input (echo 'select 1;' | coderdb psql) is run to its end; coderdb exits with psql's status.",
     )
     .action(async (args: string[], _flags: unknown, cmd: Command) => {
       process.stderr.write(UNGUARDED_NOTICE);
       await withRemote(cmd, async (remote, context, terminal, options) => {
-        await remote.openPsql(context, terminal, { ...options, args });
+        const status = await remote.openPsql(context, terminal, { ...options, args });
+        if (status !== undefined) setExitStatus(status);
       });
     });
 
