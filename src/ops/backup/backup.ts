@@ -221,7 +221,8 @@ async function dumpHere(
   if (parallel === 1) {
     const file = AtomicFile.create(dir, label ?? 'backup.dump');
     try {
-      const meter = new Meter('dump', options.onProgress);
+      // The archive is compressed, so the database's size is an upper estimate of its total.
+      const meter = new Meter('dump', options.onProgress, database.sizeBytes, true);
       const written = pipeline(meter, file.stream);
       written.catch(() => undefined);
       await dumpCustomLocally(tool, reach.target, meter);

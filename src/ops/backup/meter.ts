@@ -20,6 +20,8 @@ export class Meter extends Transform {
     private readonly phase: ProgressPhase,
     private readonly onProgress?: ProgressListener,
     private readonly totalBytes?: number,
+    /** totalBytes is a guess (the database's size for a dump), not the exact size. */
+    private readonly estimated = false,
   ) {
     super({ highWaterMark: 256 * 1024 });
   }
@@ -46,11 +48,18 @@ export class Meter extends Transform {
     const now = performance.now();
     if (!force && now - this.#lastReport < PROGRESS_EVERY_MS) return;
     this.#lastReport = now;
+    const elapsedMs = now - this.#started;
+    const total = this.totalBytes;
+    // An estimate that has been passed says nothing any more: no total, no ETA then.
+    const known = total !== undefined && (!this.estimated || this.bytes <= total);
     this.onProgress({
       phase: this.phase,
       bytes: this.bytes,
-      ...(this.totalBytes === undefined ? {} : { totalBytes: this.totalBytes }),
-      elapsedMs: now - this.#started,
+      ...(known ? { totalBytes: total, ...(this.estimated ? { estimated: true } : {}) } : {}),
+      ...(known && this.bytes > 0
+        ? { etaMs: force ? 0 : (elapsedMs * (total - this.bytes)) / this.bytes }
+        : {}),
+      elapsedMs,
     });
   }
 }

@@ -63,6 +63,10 @@ export interface Progress {
   bytes: number;
   /** When known (uploads, verification, parallel transfers once the dump has finished). */
   totalBytes?: number;
+  /** totalBytes is an estimate (a serial dump: the database's size, not the archive's). */
+  estimated?: boolean;
+  /** Time left at the rate so far, when totalBytes is known and not yet passed. */
+  etaMs?: number;
   elapsedMs: number;
 }
 
