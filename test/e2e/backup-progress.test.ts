@@ -7,7 +7,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CoderdbContext, createContext, loadProfile, takeBackup } from '../../src/index.js';
 import type { Progress } from '../../src/ops/backup/index.js';
+import { CLI } from '../helpers/cli.js';
 import { startSandbox, type TestSandbox } from '../helpers/sandbox.js';
+import { TerminalUnderTest } from '../helpers/terminal.js';
 import { sql } from '../ops/backup/helpers.js';
 
 describe('serial backup progress', () => {
@@ -58,5 +60,20 @@ describe('serial backup progress', () => {
     expect(Math.abs(dumping[0]!.totalBytes! - size)).toBeLessThan(size / 10);
     expect(dumping.at(-1)!.bytes).toBe(statSync(result.file).size);
     expect(dumping.at(-1)!.etaMs).toBe(0);
+  });
+
+  it('over exec, the container reports the size first: the status line shows bytes of ~ the total', async () => {
+    const out = join(sandbox.dir, 'progress-exec.dump');
+    const terminal = new TerminalUnderTest(
+      process.execPath,
+      [CLI, '--transport', 'exec', 'backup', '--out', out],
+      sandbox.env,
+    );
+    try {
+      expect((await terminal.exit(150_000)).exitCode).toBe(0);
+      expect(terminal.all).toMatch(/receiving {2}\d[\d.]* [kMG]?B of ~\d[\d.]* [kMG]?B \(\d+%\)/);
+    } finally {
+      terminal.kill();
+    }
   });
 });

@@ -259,11 +259,10 @@ async function dumpInContainer(
       const meter = new Meter('transfer', options.onProgress);
       const written = pipeline(meter, file.stream);
       written.catch(() => undefined);
-      const result = await dumpSeriallyOverExec(
-        handle,
-        meter,
-        options.signal ? { signal: options.signal } : {},
-      );
+      const result = await dumpSeriallyOverExec(handle, meter, {
+        ...(options.signal ? { signal: options.signal } : {}),
+        onSize: (bytes) => meter.estimateTotal(bytes),
+      });
       await written;
       return {
         archive: 'custom',

@@ -19,11 +19,18 @@ export class Meter extends Transform {
   constructor(
     private readonly phase: ProgressPhase,
     private readonly onProgress?: ProgressListener,
-    private readonly totalBytes?: number,
+    private totalBytes?: number,
     /** totalBytes is a guess (the database's size for a dump), not the exact size. */
-    private readonly estimated = false,
+    private estimated = false,
   ) {
     super({ highWaterMark: 256 * 1024 });
+  }
+
+  /** A total learnt once the stream is under way (the container reports the database's size). */
+  estimateTotal(bytes: number): void {
+    if (!(bytes > 0)) return;
+    this.totalBytes = bytes;
+    this.estimated = true;
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
