@@ -34,7 +34,7 @@ describe('serial backup progress', () => {
     await sandbox?.stop();
   });
 
-  it('reports bytes of the estimated total (the database size) and an ETA', async () => {
+  it('reports bytes of the estimated total (the database size), an ETA and the table', async () => {
     const [row] = await sql<{ size: string }>(
       sandbox.state.databaseUrl,
       'select pg_database_size(current_database()) as size',
@@ -60,6 +60,9 @@ describe('serial backup progress', () => {
     expect(Math.abs(dumping[0]!.totalBytes! - size)).toBeLessThan(size / 10);
     expect(dumping.at(-1)!.bytes).toBe(statSync(result.file).size);
     expect(dumping.at(-1)!.etaMs).toBe(0);
+    // pg_dump --verbose says which table it is on; the last event knows the last one it started.
+    const tables = new Set(result.manifest.tables.map((table) => `${table.schema}.${table.name}`));
+    expect(tables.has(dumping.at(-1)!.table ?? '')).toBe(true);
   });
 
   it('over exec, the container reports the size first: the status line shows bytes of ~ the total', async () => {

@@ -387,6 +387,10 @@ export function progressRenderer(stream: NodeJS.WriteStream = process.stderr): {
       );
       if (seconds > 0.5) parts.push(`${formatBytes(progress.bytes / seconds)}/s`);
     }
+    // Cut so the line never wraps on an 80-column terminal (a wrapped line cannot be overwritten).
+    if (progress.table) {
+      parts.push(progress.table.length > 28 ? `${progress.table.slice(0, 27)}…` : progress.table);
+    }
     parts.push(clock(seconds));
     // Shown once the rate means something; with an estimated total it is at most that long.
     if (progress.etaMs !== undefined && seconds > 0.5) {

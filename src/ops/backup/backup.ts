@@ -225,7 +225,9 @@ async function dumpHere(
       const meter = new Meter('dump', options.onProgress, database.sizeBytes, true);
       const written = pipeline(meter, file.stream);
       written.catch(() => undefined);
-      await dumpCustomLocally(tool, reach.target, meter);
+      await dumpCustomLocally(tool, reach.target, meter, (table) => {
+        meter.table = table;
+      });
       await written;
       return { ...base, archive: 'custom', file, size: meter.bytes, sha256: meter.digest() };
     } catch (error) {

@@ -12,6 +12,8 @@ const PROGRESS_EVERY_MS = 200;
 
 export class Meter extends Transform {
   bytes = 0;
+  /** The table being dumped, set by whoever knows (shown in the next progress event). */
+  table: string | undefined;
   readonly #hash: Hash = createHash('sha256');
   readonly #started = performance.now();
   #lastReport = 0;
@@ -66,6 +68,7 @@ export class Meter extends Transform {
       ...(known && this.bytes > 0
         ? { etaMs: force ? 0 : (elapsedMs * (total - this.bytes)) / this.bytes }
         : {}),
+      ...(this.table ? { table: this.table } : {}),
       elapsedMs,
     });
   }
