@@ -93,6 +93,23 @@ describe('interactive sessions in a real terminal', () => {
     expect(local.all).not.toContain('\r\r\n');
   });
 
+  it("shell ends coderdb with the remote shell's exit status", async () => {
+    const local = await openInLocalShell('shell');
+    local.write('echo "rea""dy"\r');
+    await local.expect(/ready\r\n/);
+    local.write('exit 7\r');
+    await local.expect(/cdb-rc=7\r\n/);
+    await local.expect(/term-restored/);
+    local.write('exit\r');
+    await local.exit();
+    // The status line itself never reaches the terminal.
+    expect(local.all).not.toContain(':rc:');
+
+    const command = open(process.execPath, [CLI, 'shell', '--command', 'sh -c "echo sh-""ran; exit 3"']);
+    await command.expect(/sh-ran\r\n/);
+    expect((await command.exit()).exitCode).toBe(3);
+  });
+
   it('SIGTERM during a session ends coderdb with 130 and restores the terminal', async () => {
     const local = await openInLocalShell('shell');
     local.write('echo "rea""dy"\r');

@@ -354,6 +354,11 @@ const PHASES: Record<Progress['phase'], string> = {
 };
 
 /** One self-overwriting status line on a terminal's stderr; nothing when stderr is not a terminal. */
+/** mm:ss (minutes go past 59). */
+function clock(seconds: number): string {
+  return `${String(Math.floor(seconds / 60)).padStart(2, '0')}:${String(Math.floor(seconds % 60)).padStart(2, '0')}`;
+}
+
 export function progressRenderer(stream: NodeJS.WriteStream = process.stderr): {
   listener: ProgressListener | undefined;
   pause(): void;
@@ -371,17 +376,26 @@ export function progressRenderer(stream: NodeJS.WriteStream = process.stderr): {
     if (now - last < 100) return;
     last = now;
     const seconds = progress.elapsedMs / 1000;
-    const elapsed = `${String(Math.floor(seconds / 60)).padStart(2, '0')}:${String(Math.floor(seconds % 60)).padStart(2, '0')}`;
     const parts = [PHASES[progress.phase]];
     if (progress.bytes > 0 || progress.totalBytes) {
+      // A serial dump's total is the database's size: the compressed archive ends below it.
+      const of = progress.estimated ? 'of ~' : 'of ';
       parts.push(
         progress.totalBytes
-          ? `${formatBytes(progress.bytes)} of ${formatBytes(progress.totalBytes)} (${Math.min(100, Math.floor((100 * progress.bytes) / progress.totalBytes))}%)`
+          ? `${formatBytes(progress.bytes)} ${of}${formatBytes(progress.totalBytes)} (${Math.min(100, Math.floor((100 * progress.bytes) / progress.totalBytes))}%)`
           : formatBytes(progress.bytes),
       );
       if (seconds > 0.5) parts.push(`${formatBytes(progress.bytes / seconds)}/s`);
     }
-    parts.push(elapsed);
+    // Cut so the line never wraps on an 80-column terminal (a wrapped line cannot be overwritten).
+    if (progress.table) {
+      parts.push(progress.table.length > 28 ? `${progress.table.slice(0, 27)}…` : progress.table);
+    }
+    parts.push(clock(seconds));
+    // Shown once the rate means something; with an estimated total it is at most that long.
+    if (progress.etaMs !== undefined && seconds > 0.5) {
+      parts.push(`ETA ${progress.estimated ? '≤' : ''}${clock(progress.etaMs / 1000)}`);
+    }
     stream.write(`\r\x1b[2K${parts.join('  ')}`);
     shown = true;
   };

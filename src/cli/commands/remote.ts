@@ -16,12 +16,14 @@ const UNGUARDED_NOTICE =
 export function registerRemote(program: Command): void {
   program
     .command('shell')
-    .description('an interactive shell in the Coder container (ECS Exec); exit the shell to leave')
-    .option('--command <command>', 'what to run instead of /bin/sh, e.g. bash', '/bin/sh')
+    .description(
+      "an interactive shell in the Coder container (ECS Exec); exit the shell to leave, with the shell's exit status",
+    )
+    .option('--command <command>', 'what sh runs instead of /bin/sh, e.g. bash', '/bin/sh')
     .action(async (flags: { command: string }, cmd: Command) => {
       process.stderr.write(UNGUARDED_NOTICE);
       await withRemote(cmd, async (remote, context, terminal, options) => {
-        await remote.openShell(context, terminal, { ...options, command: flags.command });
+        setExitStatus(await remote.openShell(context, terminal, { ...options, command: flags.command }));
       });
     });
 
@@ -31,12 +33,14 @@ export function registerRemote(program: Command): void {
     .argument('[psql-args...]', 'extra psql arguments, after --')
     .addHelpText(
       'after',
-      '\nThe URL stays in the container ($CODER_PG_CONNECTION_URL, or urlEnv of the profile).',
+      '\nThe URL stays in the container ($CODER_PG_CONNECTION_URL, or urlEnv of the profile).\n' +
+        "Piped input (echo 'select 1;' | coderdb psql) is run to its end; coderdb exits with psql's status.",
     )
     .action(async (args: string[], _flags: unknown, cmd: Command) => {
       process.stderr.write(UNGUARDED_NOTICE);
       await withRemote(cmd, async (remote, context, terminal, options) => {
-        await remote.openPsql(context, terminal, { ...options, args });
+        const status = await remote.openPsql(context, terminal, { ...options, args });
+        if (status !== undefined) setExitStatus(status);
       });
     });
 

@@ -221,10 +221,13 @@ async function dumpHere(
   if (parallel === 1) {
     const file = AtomicFile.create(dir, label ?? 'backup.dump');
     try {
-      const meter = new Meter('dump', options.onProgress);
+      // The archive is compressed, so the database's size is an upper estimate of its total.
+      const meter = new Meter('dump', options.onProgress, database.sizeBytes, true);
       const written = pipeline(meter, file.stream);
       written.catch(() => undefined);
-      await dumpCustomLocally(tool, reach.target, meter);
+      await dumpCustomLocally(tool, reach.target, meter, (table) => {
+        meter.table = table;
+      });
       await written;
       return { ...base, archive: 'custom', file, size: meter.bytes, sha256: meter.digest() };
     } catch (error) {
@@ -258,11 +261,10 @@ async function dumpInContainer(
       const meter = new Meter('transfer', options.onProgress);
       const written = pipeline(meter, file.stream);
       written.catch(() => undefined);
-      const result = await dumpSeriallyOverExec(
-        handle,
-        meter,
-        options.signal ? { signal: options.signal } : {},
-      );
+      const result = await dumpSeriallyOverExec(handle, meter, {
+        ...(options.signal ? { signal: options.signal } : {}),
+        onSize: (bytes) => meter.estimateTotal(bytes),
+      });
       await written;
       return {
         archive: 'custom',

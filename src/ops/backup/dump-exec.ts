@@ -43,7 +43,7 @@ const PROBE = READ_ONLY_PREFIX + PROBE_SQL;
 export async function dumpSeriallyOverExec(
   handle: ContainerHandle,
   out: Writable,
-  options: { signal?: AbortSignal } = {},
+  options: { signal?: AbortSignal; onSize?: (bytes: number) => void } = {},
 ): Promise<ExecDumpResult> {
   const nonce = newNonce();
   const collector = new FactsCollector();
@@ -56,7 +56,10 @@ export async function dumpSeriallyOverExec(
       label: 'backup',
       ...(options.signal ? { signal: options.signal } : {}),
       handlers: {
-        event: collector.event,
+        event(verb, args) {
+          collector.event(verb, args);
+          if (verb === 'info' && args[0] === 'size') options.onSize?.(Number(args[1]));
+        },
         section(name, args) {
           if (name !== 'data') return undefined;
           const head = args[0] === 'gzip' ? createGunzip() : new PassThrough();

@@ -14,12 +14,22 @@ export const DUMP_TIMEOUT_MS = 12 * 60 * 60_000;
 
 const baseArgs = ['--no-password', `--lock-wait-timeout=${LOCK_WAIT_TIMEOUT_MS}`];
 
-/** pg_dump -Fc to stdout, piped into `out` (which the pipeline ends). */
-export async function dumpCustomLocally(tool: PgTool, target: PgTarget, out: Writable): Promise<void> {
-  const run = runPgTool(tool, ['-Fc', ...baseArgs], pgEnv(target, 'coderdb backup'), {
+/**
+ * pg_dump -Fc to stdout, piped into `out` (which the pipeline ends). With `onTable`, pg_dump runs
+ * --verbose and each table it starts on is reported (toolErrors leaves those lines out of errors).
+ */
+export async function dumpCustomLocally(
+  tool: PgTool,
+  target: PgTarget,
+  out: Writable,
+  onTable?: (table: string) => void,
+): Promise<void> {
+  const args = ['-Fc', ...(onTable ? ['--verbose'] : []), ...baseArgs];
+  const run = runPgTool(tool, args, pgEnv(target, 'coderdb backup'), {
     stdout: 'pipe',
     timeoutMs: DUMP_TIMEOUT_MS,
   });
+  if (onTable && run.child.stderr) watchTables(run.child.stderr, onTable);
   let streamError: unknown;
   try {
     await pipeline(run.child.stdout!, out);
@@ -30,6 +40,19 @@ export async function dumpCustomLocally(tool: PgTool, target: PgTarget, out: Wri
   const exit = await run.exited;
   if (streamError !== undefined) throw streamError;
   if (exit.code !== 0) throw dumpFailed(tool, exit.stderr, exit.signal);
+}
+
+/** pg_dump's verbose "dumping contents of table "schema.name"" lines, as they come. */
+function watchTables(stderr: NodeJS.ReadableStream, onTable: (table: string) => void): void {
+  let partial = '';
+  stderr.on('data', (text: string | Buffer) => {
+    const lines = (partial + text.toString()).split('\n');
+    partial = (lines.pop() ?? '').slice(-4096);
+    for (const line of lines) {
+      const table = /: dumping contents of table "(.+)"\r?$/.exec(line)?.[1];
+      if (table) onTable(table);
+    }
+  });
 }
 
 /** pg_dump -Fd -j N into `dir` (which must not exist yet). */

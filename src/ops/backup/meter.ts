@@ -12,6 +12,8 @@ const PROGRESS_EVERY_MS = 200;
 
 export class Meter extends Transform {
   bytes = 0;
+  /** The table being dumped, set by whoever knows (shown in the next progress event). */
+  table: string | undefined;
   readonly #hash: Hash = createHash('sha256');
   readonly #started = performance.now();
   #lastReport = 0;
@@ -19,9 +21,18 @@ export class Meter extends Transform {
   constructor(
     private readonly phase: ProgressPhase,
     private readonly onProgress?: ProgressListener,
-    private readonly totalBytes?: number,
+    private totalBytes?: number,
+    /** totalBytes is a guess (the database's size for a dump), not the exact size. */
+    private estimated = false,
   ) {
     super({ highWaterMark: 256 * 1024 });
+  }
+
+  /** A total learnt once the stream is under way (the container reports the database's size). */
+  estimateTotal(bytes: number): void {
+    if (!(bytes > 0)) return;
+    this.totalBytes = bytes;
+    this.estimated = true;
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
@@ -46,11 +57,19 @@ export class Meter extends Transform {
     const now = performance.now();
     if (!force && now - this.#lastReport < PROGRESS_EVERY_MS) return;
     this.#lastReport = now;
+    const elapsedMs = now - this.#started;
+    const total = this.totalBytes;
+    // An estimate that has been passed says nothing any more: no total, no ETA then.
+    const known = total !== undefined && (!this.estimated || this.bytes <= total);
     this.onProgress({
       phase: this.phase,
       bytes: this.bytes,
-      ...(this.totalBytes === undefined ? {} : { totalBytes: this.totalBytes }),
-      elapsedMs: now - this.#started,
+      ...(known ? { totalBytes: total, ...(this.estimated ? { estimated: true } : {}) } : {}),
+      ...(known && this.bytes > 0
+        ? { etaMs: force ? 0 : (elapsedMs * (total - this.bytes)) / this.bytes }
+        : {}),
+      ...(this.table ? { table: this.table } : {}),
+      elapsedMs,
     });
   }
 }

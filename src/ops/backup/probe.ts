@@ -20,6 +20,7 @@ export const PROBE_SQL = `SELECT json_build_object(
   'version', current_setting('server_version'),
   'banner', version(),
   'database', current_database(),
+  'sizeBytes', pg_database_size(current_database()),
   'role', current_user,
   'superuser', (SELECT rolsuper FROM pg_roles WHERE rolname = current_user),
   'relations', (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -56,6 +57,8 @@ export interface DatabaseFacts {
   pglite: boolean;
   /** User tables, views, sequences … (0 = an empty database). */
   relations: number;
+  /** pg_database_size: what a backup's progress estimates its total from (undefined: unknown). */
+  sizeBytes?: number;
   /** Which of Coder's landmark tables exist. */
   coderTables: string[];
   tables: TableEstimate[];
@@ -76,6 +79,7 @@ export function parseFacts(json: string): DatabaseFacts {
     role?: string;
     superuser?: boolean;
     relations: number;
+    sizeBytes?: number | string | null;
     coderTables: string[];
     tables: { schema: string; name: string; rows: number | string | null }[];
   };
@@ -87,6 +91,7 @@ export function parseFacts(json: string): DatabaseFacts {
     superuser: raw.superuser === true,
     pglite: /pglite/i.test(String(raw.banner)),
     relations: Number(raw.relations),
+    ...(raw.sizeBytes == null || !(Number(raw.sizeBytes) > 0) ? {} : { sizeBytes: Number(raw.sizeBytes) }),
     coderTables: raw.coderTables ?? [],
     tables: (raw.tables ?? []).map((table) => ({
       schema: table.schema,

@@ -122,6 +122,8 @@ export function serialDumpScript(context: ScriptContext, probeSql: string): stri
     ...privateTempDir(),
     ...requireTool('pg_dump'),
     ...detectGzip,
+    // The database's size first, as the estimated total of the progress shown while the data flows.
+    'command -v psql >/dev/null 2>&1 && M info size $(psql -X -A -t -q -c "SELECT pg_database_size(current_database())" 2>/dev/null)',
     'M begin data $Z',
     `{ pg_dump -Fc --no-password --lock-wait-timeout=${LOCK_WAIT_TIMEOUT_MS} 2>"$D/dump.err"; echo $? >"$D/dump.rc"; } | ${gzipOrCat} | base64`,
     'M end data $(cat "$D/dump.rc" 2>/dev/null || echo 255)',

@@ -63,6 +63,12 @@ export interface Progress {
   bytes: number;
   /** When known (uploads, verification, parallel transfers once the dump has finished). */
   totalBytes?: number;
+  /** totalBytes is an estimate (a serial dump: the database's size, not the archive's). */
+  estimated?: boolean;
+  /** The table whose data is being dumped, when the dump says (a local serial pg_dump). */
+  table?: string;
+  /** Time left at the rate so far, when totalBytes is known and not yet passed. */
+  etaMs?: number;
   elapsedMs: number;
 }
 

@@ -22,6 +22,8 @@ const CLOSE_AFTER_STATUS_MS = 10_000;
 export interface ExecRun {
   marker: Marker;
   forwardStdin: boolean;
+  /** An error for a ready value from the script's own checks (psqlPipeScript); undefined to go on. */
+  check?(value: string): CoderdbError | undefined;
 }
 
 /** Runs to the end of the session and returns the command's exit status. */
@@ -57,6 +59,8 @@ export async function runExec(channel: DataChannel, run: ExecRun, terminal: Term
       if (stoppedBy || interrupts > 0) throw interrupted(stoppedBy);
       throw end.error ?? connectionError('remote.no-start', 'the session ended before the command started');
     }
+    const problem = run.check?.(ready.value);
+    if (problem) throw problem;
     if (ready.value === ReadyMode.unsupported) {
       throw usageError(
         'remote.stdin-unsupported',

@@ -8,7 +8,7 @@ import { runExec } from './exec.js';
 import { runInteractive } from './interactive.js';
 import { Marker } from './markers.js';
 import { quoteWords, shellCommand } from './quote.js';
-import { execScript, PsqlProblem, psqlScript } from './scripts.js';
+import { execScript, PsqlProblem, psqlPipeScript, psqlScript, shellScript } from './scripts.js';
 import { type OpenOptions, openRemoteSession, type RemoteContext } from './session.js';
 import type { Terminal } from './terminal.js';
 
@@ -26,21 +26,30 @@ export interface ShellOptions extends OpenOptions {
   command?: string;
 }
 
-/** An interactive shell in the container; resolves when the session ends. */
+/** An interactive shell in the container; resolves with the shell's exit status when it ends. */
 export async function openShell(
   context: RemoteContext,
   terminal: Terminal,
   options: ShellOptions = {},
-): Promise<void> {
+): Promise<number> {
   const command = options.command?.trim() || '/bin/sh';
+  const marker = new Marker();
   const audit = sessionAudit(context, 'shell', command);
-  await audited(audit, async () => {
-    const { channel } = await openRemoteSession(context, checkSize(command), {
-      ...options,
-      beforeStart: audit.started,
-    });
-    await runInteractive(channel, terminal);
-  });
+  return audited(
+    audit,
+    async () => {
+      const { channel } = await openRemoteSession(
+        context,
+        checkSize(shellCommand(shellScript(marker, command))),
+        {
+          ...options,
+          beforeStart: audit.started,
+        },
+      );
+      return (await runInteractive(channel, terminal, { status: marker })) ?? 0;
+    },
+    (status) => status,
+  );
 }
 
 export interface PsqlOptions extends OpenOptions {
@@ -48,45 +57,56 @@ export interface PsqlOptions extends OpenOptions {
   args?: string[];
 }
 
-/** Interactive psql in the container, connected with the container's `$<profile.urlEnv>`. */
+/**
+ * psql in the container, connected with the container's `$<profile.urlEnv>`: interactive from a
+ * terminal; with piped input (not a terminal) it reads that input to its end, and the promise
+ * resolves with psql's exit status. Interactive sessions resolve with undefined.
+ */
 export async function openPsql(
   context: RemoteContext,
   terminal: Terminal,
   options: PsqlOptions = {},
-): Promise<void> {
+): Promise<number | undefined> {
   const marker = new Marker();
   const urlEnv = context.profile.urlEnv;
-  const command = shellCommand(psqlScript(marker, urlEnv, options.args ?? []));
-  const audit = sessionAudit(context, 'psql', quoteWords(['psql', ...(options.args ?? [])]));
-  await audited(audit, async () => {
-    const { target, channel } = await openRemoteSession(context, checkSize(command), {
-      ...options,
-      beforeStart: audit.started,
-    });
-    await runInteractive(channel, terminal, {
-      preamble: {
-        marker,
-        timeoutMs: PSQL_READY_TIMEOUT_MS,
-        check(value) {
-          if (value === PsqlProblem.noPsql) {
-            return connectionError(
-              'remote.psql-missing',
-              `psql is not installed in container ${target.container} of task ${target.taskId}`,
-              { hint: 'query through coderdb instead (`coderdb query`), or use --transport tunnel' },
-            );
-          }
-          if (value === PsqlProblem.noUrl) {
-            return connectionError(
-              'remote.url-missing',
-              `$${urlEnv} is not set in container ${target.container} of task ${target.taskId}`,
-              { hint: 'set urlEnv in the profile (or CODERDB_URL_ENV) to the variable Coder reads' },
-            );
-          }
-          return undefined;
-        },
-      },
-    });
-  });
+  const args = options.args ?? [];
+  const piped = !terminal.inputIsTty;
+  const command = shellCommand(
+    piped ? psqlPipeScript(marker, urlEnv, args) : psqlScript(marker, urlEnv, args),
+  );
+  const audit = sessionAudit(context, 'psql', quoteWords(['psql', ...args]));
+  return audited(
+    audit,
+    async () => {
+      const { target, channel } = await openRemoteSession(context, checkSize(command), {
+        ...options,
+        beforeStart: audit.started,
+      });
+      const check = (value: string) => {
+        if (value === PsqlProblem.noPsql) {
+          return connectionError(
+            'remote.psql-missing',
+            `psql is not installed in container ${target.container} of task ${target.taskId}`,
+            { hint: 'query through coderdb instead (`coderdb query`), or use --transport tunnel' },
+          );
+        }
+        if (value === PsqlProblem.noUrl) {
+          return connectionError(
+            'remote.url-missing',
+            `$${urlEnv} is not set in container ${target.container} of task ${target.taskId}`,
+            { hint: 'set urlEnv in the profile (or CODERDB_URL_ENV) to the variable Coder reads' },
+          );
+        }
+        return undefined;
+      };
+      if (piped) return runExec(channel, { marker, forwardStdin: true, check }, terminal);
+      await runInteractive(channel, terminal, {
+        preamble: { marker, timeoutMs: PSQL_READY_TIMEOUT_MS, check },
+      });
+      return undefined;
+    },
+    (status) => status,
+  );
 }
 
 export interface ExecOptions extends OpenOptions {

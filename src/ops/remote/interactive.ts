@@ -7,7 +7,7 @@
 
 import { CoderdbError, connectionError } from '../../core/errors.js';
 import type { DataChannel } from '../../ssm/channel.js';
-import type { Marker } from './markers.js';
+import { type Marker, StatusScanner } from './markers.js';
 import { isChannelFailure, readReadyLine } from './preamble.js';
 import { writeAll } from './streams.js';
 import type { SessionSignal, Terminal } from './terminal.js';
@@ -26,14 +26,19 @@ export interface Preamble {
 export interface InteractiveOptions {
   /** For wrapped commands: output is shown only after the wrapper's ready line. */
   preamble?: Preamble;
+  /** For wrapped commands that print `<marker>:rc:<n>` at the end: that line is cut from the output. */
+  status?: Marker;
 }
 
-/** Runs the session to its end; throws the channel's error, or `interrupted` on SIGTERM/SIGHUP. */
+/**
+ * Runs the session to its end; throws the channel's error, or `interrupted` on SIGTERM/SIGHUP.
+ * With `options.status`, resolves with the reported exit status (and throws when none came).
+ */
 export async function runInteractive(
   channel: DataChannel,
   terminal: Terminal,
   options: InteractiveOptions = {},
-): Promise<void> {
+): Promise<number | undefined> {
   const cleanups: Array<() => void> = [];
   let stoppedBy: SessionSignal | undefined;
   try {
@@ -56,6 +61,11 @@ export async function runInteractive(
 
     const output = channel.output[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
     const ended = channel.closed;
+    const status = options.status ? new StatusScanner(options.status) : undefined;
+    const emit = async (bytes: Buffer) => {
+      const data = status ? status.push(bytes) : bytes;
+      if (data.length > 0) await writeAll(terminal.output, data, ended);
+    };
     try {
       const preamble = options.preamble;
       if (preamble) {
@@ -71,20 +81,29 @@ export async function runInteractive(
         }
         const problem = preamble.check(ready.value);
         if (problem) throw problem;
-        if (ready.after.length > 0) await writeAll(terminal.output, ready.after, ended);
+        if (ready.after.length > 0) await emit(ready.after);
       }
       for (let next = await output.next(); !next.done; next = await output.next()) {
-        await writeAll(terminal.output, next.value, ended);
+        await emit(next.value);
       }
     } catch (error) {
       // A failed channel ends its output with the error; the channel's end says it better.
       if (!isChannelFailure(error)) throw error;
     }
+    const held = status?.flush();
+    if (held && held.length > 0) await writeAll(terminal.output, held, ended);
     const end = await channel.closed;
     if (stoppedBy) {
       throw new CoderdbError('interrupted', 'remote.interrupted', `the session was ended by ${stoppedBy}`);
     }
     if (end.error) throw end.error;
+    if (!status) return undefined;
+    if (status.status === undefined) {
+      throw connectionError('remote.no-status', 'the shell ended without reporting its exit status', {
+        hint: 'the wrapper in the container was killed (out of memory, or the task stopped?)',
+      });
+    }
+    return status.status;
   } finally {
     for (const cleanup of cleanups.reverse()) cleanup();
     await channel.terminate();

@@ -27,6 +27,8 @@ export interface ExecScript {
   argv: readonly string[];
   /** Read base64 lines from the pty into the command's stdin; else stdin is /dev/null. */
   forwardStdin: boolean;
+  /** Statements run first (checks that may print their own ready line and exit, environment). */
+  prelude?: readonly string[];
 }
 
 /**
@@ -34,7 +36,7 @@ export interface ExecScript {
  * ignored one, is reset to the default in the command), so its status (130) still comes back. The
  * command runs in a subshell so that builtins like `exit` or `exec` cannot skip the status line.
  */
-export function execScript({ marker, argv, forwardStdin }: ExecScript): string {
+export function execScript({ marker, argv, forwardStdin, prelude = [] }: ExecScript): string {
   if (argv.length === 0) throw usageError('remote.no-command', 'no command given');
   const command = `( ${quoteWords(argv)} )`;
   const setup = forwardStdin
@@ -49,12 +51,22 @@ export function execScript({ marker, argv, forwardStdin }: ExecScript): string {
     ? `base64 -d | { trap : INT; ${command}; ${status}; }`
     : `${command} </dev/null; ${status}`;
   return [
+    ...prelude,
     'trap : INT',
     setup,
     marker.print('ready', '"$m"'),
     `[ "$m" = ${ReadyMode.unsupported} ] && exit 0`,
     run,
   ].join('; ');
+}
+
+/**
+ * An interactive shell (or the given command line) that reports its exit status at the end, which
+ * ECS Exec itself never does. The command line is run by sh, in a subshell so that `exit` or `exec`
+ * in it cannot skip the status line; `trap : INT` keeps the wrapper alive through ^C at the prompt.
+ */
+export function shellScript(marker: Marker, command: string): string {
+  return ['trap : INT', `( ${command} )`, marker.print('rc', '"$?"')].join('; ');
 }
 
 /** Why `coderdb psql` could not start psql, as reported on its ready line. */
@@ -68,19 +80,36 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
  * error on this side instead of a shell message in the terminal.
  */
 export function psqlScript(marker: Marker, urlEnv: string, args: readonly string[]): string {
+  const psql = ['exec psql', ...(args.length > 0 ? [quoteWords(args)] : [])].join(' ');
+  return [...psqlPrelude(marker, urlEnv), marker.print('ready', 'ok'), psql].join('; ');
+}
+
+/**
+ * psql reading piped input (`echo 'select 1;' | coderdb psql`): the one-shot wrapper around it, so
+ * the input arrives whole and ends with EOF, and psql's exit status comes back. No pager: its keys
+ * would have to come from the pty, which carries the input.
+ */
+export function psqlPipeScript(marker: Marker, urlEnv: string, args: readonly string[]): string {
+  return execScript({
+    marker,
+    argv: ['psql', '--pset=pager=off', ...args],
+    forwardStdin: true,
+    prelude: psqlPrelude(marker, urlEnv),
+  });
+}
+
+/** The checks (a problem is reported on the ready line) and the PG* environment from the URL. */
+function psqlPrelude(marker: Marker, urlEnv: string): string[] {
   if (!ENV_NAME.test(urlEnv)) {
     throw usageError('remote.url-env', `"${urlEnv}" is not a valid environment variable name`, {
       hint: 'set urlEnv in the profile to the variable that holds the database URL in the container',
     });
   }
-  const psql = ['exec psql', ...(args.length > 0 ? [quoteWords(args)] : [])].join(' ');
   return [
     `command -v psql >/dev/null 2>&1 || { ${marker.print('ready', PsqlProblem.noPsql)}; exit 127; }`,
     `[ -n "\${${urlEnv}:-}" ] || { ${marker.print('ready', PsqlProblem.noUrl)}; exit 1; }`,
     // The URL reaches psql as PG* variables, never in its argv (readable in /proc by the task).
     PG_ENV_FUNCTIONS,
     pgEnvFrom(`"$${urlEnv}"`),
-    marker.print('ready', 'ok'),
-    psql,
-  ].join('; ');
+  ];
 }
