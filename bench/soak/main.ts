@@ -24,6 +24,7 @@ function parse() {
       'max-bytes': { type: 'string' },
       'bound-ms': { type: 'string' },
       verbose: { type: 'boolean' },
+      only: { type: 'string' },
     },
   }).values;
 }
@@ -41,6 +42,7 @@ const report = await runSoak({
   maxBytes: positive('max-bytes', args['max-bytes'], 64 * 1024),
   boundMs: positive('bound-ms', args['bound-ms'], 60_000),
   verbose: args.verbose ?? false,
+  ...(args.only ? { only: args.only.split(',').map((index) => positive('only', index, 0)) } : {}),
   log: (line) => process.stderr.write(`${line}\n`),
 });
 process.stdout.write(`${formatReport(report)}\n`);

@@ -41,6 +41,8 @@ export interface SoakOptions {
   /** One line per session that is not ok (and per session, when verbose). */
   log?: (line: string) => void;
   verbose?: boolean;
+  /** Replay only these session indexes of the seed (each session's draws depend only on the seed). */
+  only?: number[];
 }
 
 export interface SessionResult {
@@ -87,6 +89,16 @@ export function classify(expected: Buffer, received: Buffer): Outcome {
   return 'corrupted';
 }
 
+/** Where two byte strings part, for the report of a session that was not ok. */
+export function difference(expected: Buffer, received: Buffer): string | undefined {
+  if (expected.equals(received)) return undefined;
+  let at = 0;
+  while (at < expected.length && at < received.length && expected[at] === received[at]) at++;
+  const around = (bytes: Buffer) =>
+    JSON.stringify(bytes.subarray(Math.max(0, at - 20), at + 40).toString('utf8'));
+  return `expected ${expected.length} bytes, got ${received.length}, first difference at ${at}: expected ${around(expected)}, got ${around(received)}`;
+}
+
 /** A random mix of faults; each kind is present with some probability, with a small budget. */
 export function randomPlan(rng: Prng): FaultPlan {
   const plan: FaultPlan = {};
@@ -103,6 +115,9 @@ export function randomPlan(rng: Prng): FaultPlan {
     plan.pausePublication = { afterOutputs: rng.int(0, 20), durationMs: rng.int(50, 300) };
   return plan;
 }
+
+/** Ends an exec session's output; made of letters the random text never contains. */
+const END_MARKER = 'SOAK-END';
 
 // Characters of 1 to 4 UTF-8 bytes, none of them a control character a cooked pty would act on.
 const TEXT_ALPHABET = ['a', 'b', 'z', 'Q', '0', ' ', '~', 'é', 'ß', 'Ж', '€', '中', '語', '𝄞', '😀'];
@@ -156,11 +171,15 @@ function startExec(
 ): Running {
   const text = Buffer.from(randomText(rng, rng.int(1, maxBytes)));
   const lines = rng.int(1, Math.max(1, Math.floor(maxBytes / 6)));
-  const command = `sh -c 'stty -echo; echo READY; cat; seq 1 ${lines}'`;
+  // The command does not exit: the session ends by TerminateSession once the marker is in. A
+  // command that exits races the sandbox's pty, which can drop its last output when the machine
+  // is loaded (node-pty closes the pty 200 ms after the child exits); that is no channel fault.
+  const command = `sh -c 'stty -echo; echo READY; cat; seq 1 ${lines}; echo ${END_MARKER}; exec sleep 600'`;
   const expected = Buffer.concat([
     Buffer.from('READY\r\n'),
     Buffer.from(text.toString('utf8').replace(/\n/g, '\r\n')),
     Buffer.from(seqLines(lines).replace(/\n/g, '\r\n')),
+    Buffer.from(`${END_MARKER}\r\n`),
   ]);
   let channel: DataChannel | undefined;
   const done = (async () => {
@@ -183,10 +202,16 @@ function startExec(
     await channel.flush();
     // EOF for cat: ^D at the start of a line.
     channel.write('\u0004');
+    await out.waitFor(`${END_MARKER}\r\n`, 1_000_000);
+    const end = await channel.terminate();
     const received = await out.all(1_000_000);
-    const end = await channel.closed;
     if (end.error) return { outcome: 'failed' as const, detail: `${end.error.code}: ${end.error.message}` };
-    return { outcome: classify(expected, received) };
+    const outcome = classify(expected, received);
+    if (outcome === 'ok') return { outcome };
+    // Whether the channel lost what the agent sent, or the agent never sent it.
+    const agent = loopback.agent.stats(grant.sessionId);
+    const counts = `agent sent ${agent?.messagesSent} messages, the client received ${channel.stats.messagesReceived}`;
+    return { outcome, detail: `${difference(expected, received)}; ${counts}` };
   })();
   return {
     expectedBytes: text.length + expected.length,
@@ -334,6 +359,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
         const index = next++;
         const rng = generators[index];
         if (!rng) return;
+        if (options.only && !options.only.includes(index)) continue;
         const result = await runSession(index, rng, echo.port, settings);
         results.push(result);
         if (result.outcome !== 'ok' || options.verbose) {
