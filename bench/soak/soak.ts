@@ -110,7 +110,11 @@ export function randomPlan(rng: Prng): FaultPlan {
   if (rng.chance(0.3)) {
     plan.withholdAcks = rng.chance(0.5) ? { count: rng.int(1, 4) } : { durationMs: rng.int(50, 400) };
   }
-  if (rng.chance(0.3)) plan.dropSocketAfterOutputs = rng.int(0, 30);
+  if (rng.chance(0.3)) {
+    plan.dropSocketAfterOutputs = rng.int(0, 30);
+    // Now and then more than one resume in a session.
+    if (rng.chance(0.3)) plan.dropSocketTimes = rng.int(2, 4);
+  }
   if (rng.chance(0.25))
     plan.pausePublication = { afterOutputs: rng.int(0, 20), durationMs: rng.int(50, 300) };
   return plan;

@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { Prng } from '../../bench/soak/prng.js';
 import { awkwardChunks, classify, formatReport, runSoak, soakPassed } from '../../bench/soak/soak.js';
+import { Collector, openExec, seqLines, startLoopback, unCrlf } from '../sandbox/agent/harness.js';
 
 describe('soak', () => {
   it('the PRNG replays a seed and the chunker covers the data exactly', () => {
@@ -22,6 +23,21 @@ describe('soak', () => {
     expect(classify(data, Buffer.from('abcde'))).toBe('lost');
     expect(classify(data, Buffer.from('abcdeff'))).toBe('duplicated');
     expect(classify(data, Buffer.from('abcdeg'))).toBe('corrupted');
+  });
+
+  it('resumes after each of several dropped sockets in one session (dropSocketTimes)', async () => {
+    const loopback = await startLoopback();
+    try {
+      loopback.agent.faults.set({ dropSocketAfterOutputs: 5, dropSocketTimes: 3 });
+      const channel = await openExec(loopback, 'seq 1 20000');
+      const out = await new Collector(channel.output).all();
+      expect(unCrlf(out) === seqLines(20_000)).toBe(true);
+      expect((await channel.closed).error).toBeUndefined();
+      expect(loopback.agent.faults.fired(channel.sessionId).dropSocketAfterOutputs).toBe(3);
+      expect(channel.stats.reconnects).toBe(3);
+    } finally {
+      await loopback.close();
+    }
   });
 
   it('100 sessions with seed 42: nothing lost, corrupted, duplicated or hung', async () => {
