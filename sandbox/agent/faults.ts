@@ -7,6 +7,8 @@
 export interface FaultPlan {
   /** Terminate the WebSocket (once) right after this many Output messages went out on it. */
   dropSocketAfterOutputs?: number;
+  /** With dropSocketAfterOutputs: drop this many sockets in turn, each after that many outputs (default 1). */
+  dropSocketTimes?: number;
   /** Leave client messages unacknowledged (processed): the next `count`, or all for `durationMs`. */
   withholdAcks?: { count?: number; durationMs?: number };
   /** Send each of the next N acknowledgements twice. */
@@ -32,6 +34,7 @@ export type FaultCounters = Record<FaultKind, number>;
 function emptyCounters(): FaultCounters {
   return {
     dropSocketAfterOutputs: 0,
+    dropSocketTimes: 0,
     withholdAcks: 0,
     duplicateAcks: 0,
     duplicateOutputs: 0,
@@ -113,7 +116,9 @@ export class SessionFaults {
   dropSocketNow(outputsOnSocket: number): boolean {
     const after = this.#plan.dropSocketAfterOutputs;
     if (after === undefined || outputsOnSocket < after) return false;
-    delete this.#plan.dropSocketAfterOutputs;
+    const left = (this.#plan.dropSocketTimes ?? 1) - 1;
+    if (left > 0) this.#plan.dropSocketTimes = left;
+    else delete this.#plan.dropSocketAfterOutputs;
     this.fired.dropSocketAfterOutputs += 1;
     return true;
   }
