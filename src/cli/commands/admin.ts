@@ -1,20 +1,15 @@
 // coderdb undo FILE, audit, config show|path: the safety net and the bookkeeping.
 
 import type { Command } from 'commander';
+import type { AuditFilter } from '../../core/audit-filter.js';
 import { paths } from '../../core/paths.js';
 import { globals, outputFormat, resolveProfile, say, withContext } from '../shared.js';
 import { reportOutcome, type WriteFlags, writeOptions } from '../write-flow.js';
 
-interface AuditFlags {
+/** The audit command's flags: the filter's fields, spelled as its options, plus the listing's own. */
+interface AuditFlags extends AuditFilter {
   limit: string;
   path?: boolean;
-  since?: string;
-  until?: string;
-  profile?: string;
-  identity?: string;
-  outcome?: string;
-  writes?: boolean;
-  session?: string;
 }
 
 export function registerAdmin(program: Command): void {
