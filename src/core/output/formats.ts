@@ -124,9 +124,9 @@ class CsvWriter extends WriterBase {
     this.#copy = new CopyCsvToPsql();
   }
 
+  /** A statement that is itself COPY … TO STDOUT prints its data as it comes, as psql --csv does. */
   override async raw(data: Buffer): Promise<void> {
-    if (!this.#copy) throw new CoderdbError('internal', 'csv.raw', 'COPY data arrived before its start');
-    await this.sink.write(this.#copy.push(data));
+    await this.sink.write(this.#copy ? this.#copy.push(data) : data);
   }
 
   override async end(command: string, rowCount: number | null, hadFields: boolean): Promise<void> {
