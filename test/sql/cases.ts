@@ -38,6 +38,9 @@ export interface GuardCase {
   /** For read: the function-catalog layer refuses it (the live catalog knows what the guard cannot:
    * a volatile or opaque user function, a view over one, a volatile operator or cast). */
   catalog?: boolean;
+  /** For read: the redaction layer refuses it without --show-secrets (raw COPY output of credential
+   * columns, which it cannot redact). */
+  redaction?: 'refuses';
   /** The outcome with --write is another layer's business (all-rows detection): not checked. */
   withWrite?: 'unchecked';
   /** Engines read-only.test.ts does not send it to, and why (a defect outside the guard). */

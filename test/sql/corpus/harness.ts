@@ -161,6 +161,11 @@ export function mismatch(entry: GuardCase, observed: Observed, statements?: numb
           ? undefined
           : 'expected the function-catalog layer to refuse it';
       }
+      if (entry.redaction === 'refuses') {
+        return observed.result === 'refused' && observed.code === 'redaction.unprovable'
+          ? undefined
+          : 'expected the redaction layer to refuse it';
+      }
       if (entry.server === 'refuses') {
         return observed.result === 'sql' && observed.sqlState === '25006'
           ? undefined

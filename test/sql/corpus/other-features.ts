@@ -108,6 +108,7 @@ export const REDACTION_FLOWS: GuardCase[] = REDACTION_READS.map((sql, index) => 
   name: `redaction: read ${index + 1}: ${sql.slice(0, 50)}`,
   sql,
   expect: 'read',
+  ...(sql.startsWith('COPY') ? { redaction: 'refuses' as const } : {}),
 }));
 
 export const PLAN_APPLY: GuardCase[] = PLAN_APPLY_WRITES.map((sql, index) => ({
