@@ -138,7 +138,9 @@ for (const engine of ['pglite', 'postgres'] as const) {
           expect(await attack(transport, watchAndDefault, sql), sql).toBe('session.setting-changed');
         }
         const encoding = "select set_config('client_encoding', 'LATIN1', false)";
-        expect(await attack(transport, onlyLayer('settings-watch'), encoding)).toBe('session.setting-changed');
+        expect(await attack(transport, onlyLayer('settings-watch'), encoding)).toBe(
+          'session.setting-changed',
+        );
         expect(await snapshot()).toEqual(before);
       }, 180_000);
     }

@@ -72,7 +72,7 @@ const forms: [string, (fn: string, arg: string) => string][] = [
   ['under EXPLAIN ANALYZE', (fn, arg) => `EXPLAIN ANALYZE SELECT (${arg}).${fn}`],
 ];
 
-const columnOf = (fn: string, arg: string) =>
+const columnOf = (arg: string) =>
   arg === 'pid' ? `(SELECT pid FROM pg_stat_activity WHERE application_name = 'coderdb-bystander')` : arg;
 
 export const ATTRIBUTE_CALLS: GuardCase[] = [
@@ -158,7 +158,7 @@ export const ATTRIBUTE_CALLS: GuardCase[] = [
     forms.map(
       ([form, build]): GuardCase => ({
         name: `attr: ${target.fn} ${form}`,
-        sql: build(target.fn, columnOf(target.fn, target.arg)),
+        sql: build(target.fn, columnOf(target.arg)),
         expect: 'write',
         why: target.why,
         // A branch never taken is never run, so PostgreSQL has nothing to refuse there.
