@@ -63,7 +63,7 @@ export function buildProgram(): Command {
     )
     .option(
       '-v, --verbose',
-      'say where each command works (profile, database, transport, identity) even when stderr is not a terminal',
+      'say where each command works (profile, database, transport, identity) even when stderr is not a terminal; doctor: details for every check',
     )
     .showHelpAfterError('(run with --help for usage)')
     // Before any subcommand exists, so that every command inherits it: usage errors anywhere

@@ -9,7 +9,6 @@ import { globals, setExitStatus, withContext } from '../shared.js';
 
 interface DoctorFlags {
   json?: boolean;
-  verbose?: boolean;
   timeout: string;
   only?: string[];
   list?: boolean;
@@ -22,7 +21,6 @@ export function registerDoctor(program: Command): void {
       'check everything between you and the database (credentials, ECS Exec, IAM, network, secret, RDS, logs) and run a real select 1',
     )
     .option('--json', 'print {"checks":[{"id","title","status","finding","fix"}]} for scripts')
-    .option('-v, --verbose', 'details for every check, not only for failures and warnings')
     .option('--timeout <seconds>', 'give up on a check after this long', '10')
     .option(
       '--only <ids>',
@@ -69,7 +67,7 @@ Examples:
         const text = json
           ? `${JSON.stringify(toJson(report), null, 2)}\n`
           : renderChecklist(report, {
-              verbose: Boolean(flags.verbose),
+              verbose: Boolean(globals(cmd).verbose),
               color: Boolean(process.stdout.isTTY) && !process.env.NO_COLOR,
               heading: `coderdb doctor: profile ${context.profile.name}, transport ${context.profile.transport}, ${context.profile.region}`,
             });
