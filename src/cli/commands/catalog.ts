@@ -97,7 +97,11 @@ export async function read(
     const { printResult } = await import('../render.js');
     const result = await withReadSession(context, reader);
     const total = result.rows.length;
-    if (limit !== undefined && total > limit) result.rows = result.rows.slice(0, limit);
+    if (limit !== undefined && total > limit) {
+      // What is printed is whole: the rows kept, counted as such.
+      result.rows = result.rows.slice(0, limit);
+      result.rowCount = limit;
+    }
     await printResult(result, format, stdout(), options);
     if (limit !== undefined && total > limit) say(`(${limit} of ${total} rows; --limit ${limit})`);
   });
