@@ -120,6 +120,21 @@ export async function fingerprint(url: string, files = FILE_TARGETS): Promise<Re
         print[key] = `error ${(error as { code?: string }).code ?? String(error)}`;
       }
     };
+    // Names the catalog prints (regclass, regprocedure) depend on the search_path, which the
+    // sandbox's PGlite shares between every connection: each is read under one fixed path, set
+    // for its own transaction only.
+    const takeQualified = async (key: string, sql: string) => {
+      try {
+        const results = (await client.query({
+          text: `BEGIN; SET LOCAL search_path = pg_catalog; ${sql}; COMMIT`,
+          rowMode: 'array',
+        })) as unknown as pg.QueryArrayResult[];
+        print[key] = JSON.stringify(results[2]!.rows);
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        print[key] = `error ${(error as { code?: string }).code ?? String(error)}`;
+      }
+    };
     const relations = await client.query<{ name: string; relkind: string }>(
       `SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS name, c.relkind
        FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
@@ -134,7 +149,9 @@ export async function fingerprint(url: string, files = FILE_TARGETS): Promise<Re
         );
       }
     }
-    for (const [key, sql] of CATALOG) await take(key, sql);
+    for (const [key, sql] of CATALOG) {
+      await (key === 'settings of a new session' ? take(key, sql) : takeQualified(key, sql));
+    }
     await take(
       'target files',
       `SELECT path, (pg_catalog.pg_stat_file(path, true)).size FROM unnest(ARRAY[${files.map((path) => `'${path}'`).join(', ')}]::text[]) AS path ORDER BY 1`,

@@ -83,6 +83,9 @@ for (const { engine, runs } of MATRIX) {
     let sandbox: TestSandbox;
     let before: Record<string, string>;
     let bystander: Bystander;
+    /** PGlite: a connection that puts the corpus schema back on the shared backend's path, which
+     * every read session's RESET ALL takes away again. */
+    let pathKeeper: pg.Client | undefined;
     const contexts: CoderdbContext[] = [];
 
     const contextFor = (transport: TransportName): CoderdbContext => {
@@ -107,9 +110,14 @@ for (const { engine, runs } of MATRIX) {
       await loadFixture(sandbox.state.databaseUrl, engine);
       before = await fingerprint(sandbox.state.databaseUrl);
       bystander = await openBystander(sandbox.state.databaseUrl);
+      if (engine === 'pglite') {
+        pathKeeper = new pg.Client({ connectionString: sandbox.state.databaseUrl });
+        await pathKeeper.connect();
+      }
     }, 240_000);
 
     afterAll(async () => {
+      await pathKeeper?.end().catch(() => undefined);
       await bystander?.close();
       for (const context of contexts) context.dispose();
       await sandbox?.stop();
@@ -121,6 +129,7 @@ for (const { engine, runs } of MATRIX) {
         const problems: { name: string; problem: string; observed: Observed }[] = [];
         const cases = sampled(engine, run.every);
         for (const entry of cases) {
+          await pathKeeper?.query('SET search_path = corpus, public');
           const writer = new CountingWriter();
           const observed = await runRead(context, entry, writer);
           observed.statements = writer.statements;
@@ -137,7 +146,14 @@ for (const { engine, runs } of MATRIX) {
     }
 
     it('leaves the database exactly as it was, and the bystander alive', async () => {
-      expect(await fingerprint(sandbox.state.databaseUrl)).toEqual(before);
+      const after = await fingerprint(sandbox.state.databaseUrl);
+      if (engine === 'pglite') {
+        // PGlite serves every connection from one backend, whose session settings this test
+        // itself moves (the corpus path above); on a real server they die with each connection.
+        delete after['settings of a new session'];
+        delete before['settings of a new session'];
+      }
+      expect(after).toEqual(before);
       expect(await bystander.problem()).toBeUndefined();
     });
   });
