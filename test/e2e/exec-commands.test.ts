@@ -21,7 +21,9 @@ describe('commands over the exec transport', () => {
 
   /**
    * Runs each command over both transports and expects the same exit status and output. Commands
-   * run a few at a time: sessions serialise on PGlite's single backend, but never wait on each other.
+   * run a few at a time, so sessions overlap: on PostgreSQL, because PGlite serves every connection
+   * from one backend, where one session's settings show in another's and the settings watch
+   * rightly ends it (see sandbox/engines/pglite.ts).
    */
   const same = async (commands: { args: string[]; input?: string }[]): Promise<CliResult[]> => {
     const results: CliResult[] = [];
@@ -46,7 +48,7 @@ describe('commands over the exec transport', () => {
   };
 
   beforeAll(async () => {
-    sandbox = await startSandbox();
+    sandbox = await startSandbox({ engine: 'postgres' });
   });
   afterAll(async () => {
     await sandbox?.stop();
