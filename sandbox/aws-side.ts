@@ -9,6 +9,7 @@ import { delimiter, join } from 'node:path';
 import { paths } from '../src/core/paths.js';
 import { type Agent, createAgent, type FaultPlan, worldDestination } from './agent/index.js';
 import { type AwsEndpoint, startAwsEndpoint } from './aws/server.js';
+import { IDS } from './aws/world-ids.js';
 import type { SandboxOptions } from './daemon.js';
 import type { RunningDatabase } from './engines/types.js';
 
@@ -31,7 +32,7 @@ export async function startAwsSide(database: RunningDatabase, options: SandboxOp
     ...(options.agentVersion ? { agentVersion: options.agentVersion } : {}),
   });
   endpoint = await startAwsEndpoint({
-    databaseUrl: database.url,
+    databaseUrl: options.private ? privateUrl(database.url) : database.url,
     broker: agent.broker,
     onUpgrade: (req, socket, head) => agent.handleUpgrade(req, socket, head),
     control: (req, res) => controlRoute(agent, req, res),
@@ -48,6 +49,17 @@ export async function startAwsSide(database: RunningDatabase, options: SandboxOp
       await agent.close();
     },
   };
+}
+
+/**
+ * A private VPC's view of the database: the secret and the RDS endpoint name the instance's private
+ * DNS name, which only the task can reach (the agent maps it to the sandbox database), so nothing
+ * on this machine can connect directly, as from a laptop outside the VPC.
+ */
+function privateUrl(databaseUrl: string): string {
+  const url = new URL(databaseUrl);
+  url.hostname = IDS.dbEndpointAddress;
+  return url.toString();
 }
 
 /** The task's environment: the database URL as Coder has it, and psql on the PATH or not. */

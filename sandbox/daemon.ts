@@ -23,6 +23,8 @@ export interface SandboxOptions {
   realisticPacing?: boolean;
   /** AgentVersion the emulated agent claims; ≤ 3.0.196.0 makes port sessions basic (no smux). */
   agentVersion?: string;
+  /** A private VPC: the database is reachable only through the task (no direct path). */
+  private?: boolean;
   /** Fixed ports, for reproducible `sandbox env` output; random free ports by default. */
   dbPort?: number;
   awsPort?: number;
@@ -64,6 +66,7 @@ export async function serve(options: SandboxOptions, signal?: AbortSignal): Prom
     startedAt: new Date().toISOString(),
     dir,
     ...(database.serverDir ? { serverDir: database.serverDir } : {}),
+    ...(options.private ? { private: true } : {}),
   };
   writeStateFile(state);
   await new Promise<void>((resolve) => {
@@ -176,6 +179,7 @@ function serveArgs(options: SandboxOptions): string[] {
   if (options.scale) args.push('--scale', String(options.scale));
   if (options.realisticPacing) args.push('--realistic-pacing');
   if (options.agentVersion) args.push('--agent-version', options.agentVersion);
+  if (options.private) args.push('--private');
   if (options.dbPort) args.push('--db-port', String(options.dbPort));
   if (options.awsPort) args.push('--aws-port', String(options.awsPort));
   return args;

@@ -3,8 +3,9 @@
 // doubles as an end-to-end check of the CLI.
 
 import { AuditLog } from '../src/core/audit.js';
-import { ExitCode } from '../src/core/errors.js';
-import { type SandboxOptions, start, stop } from './daemon.js';
+import { CoderdbError, ExitCode } from '../src/core/errors.js';
+import type { SandboxState } from '../src/core/sandbox-state.js';
+import { type SandboxOptions, type StartResult, start, stop } from './daemon.js';
 import { STARTER_DESCRIPTION } from './fixture/index.js';
 
 interface Step {
@@ -19,7 +20,7 @@ const REBRANDED = STARTER_DESCRIPTION.replace('Coder', 'Workbench');
 const SANDBOX = ['--profile', 'sandbox'];
 const out = (text: string) => process.stdout.write(`${text}\n`);
 
-function steps(): Step[] {
+function steps(engine: SandboxState['engine']): Step[] {
   /** Planned, then applied: the same command but for the last flags. */
   const rebrand = [
     ...SANDBOX,
@@ -31,7 +32,25 @@ function steps(): Step[] {
     REBRANDED,
     '--exact',
   ];
+  const count = 'select count(*) as live_templates from templates where not deleted';
   return [
+    {
+      title: 'auto, the default transport: no direct path in a private VPC, so a tunnel through the task',
+      runbook:
+        'aws ssm start-session --document-name AWS-StartPortForwardingSessionToRemoteHost …; psql -h localhost',
+      args: [...SANDBOX, '--verbose', 'query', count],
+    },
+    {
+      title: 'exec: the same query run by psql inside the Coder container (ECS Exec)',
+      runbook: `aws ecs execute-command … --command "psql $CODER_PG_CONNECTION_URL -c '…'"`,
+      args: [...SANDBOX, '--verbose', '--transport', 'exec', 'query', count],
+    },
+    {
+      title: "doctor: the runbook's troubleshooting steps, each checked",
+      runbook:
+        'aws ecs describe-services/describe-tasks …, amazon-ecs-exec-checker.sh, security groups by hand',
+      args: [...SANDBOX, 'doctor'],
+    },
     { title: 'List the tables', runbook: 'psql: \\dt', args: [...SANDBOX, 'tables', '--no-views'] },
     { title: 'Show a table', runbook: 'psql: \\d templates', args: [...SANDBOX, 'describe', 'templates'] },
     {
@@ -55,6 +74,7 @@ function steps(): Step[] {
       args: [...SANDBOX, 'query', "UPDATE templates SET description = 'oops'"],
       expect: ExitCode.refused,
     },
+    ...(engine === 'pglite' ? [] : backupSteps()),
     {
       title: 'Plan the rebrand: rows affected, before → after, rolled back',
       runbook: `UPDATE templates SET description = '${REBRANDED}', updated_at = NOW() WHERE description = '${STARTER_DESCRIPTION}'`,
@@ -79,6 +99,40 @@ function steps(): Step[] {
   ];
 }
 
+function backupSteps(): Step[] {
+  return [
+    {
+      title: 'A verified backup before the change: pg_dump inside the task, checked, then kept',
+      runbook: 'pg_dump -Fc … > coder.dump (unchecked, on whichever machine had a route)',
+      args: [...SANDBOX, 'backup'],
+    },
+    { title: 'The backups kept', runbook: 'ls -l *.dump', args: [...SANDBOX, 'backup', 'list'] },
+  ];
+}
+
+/** Why the demo shows no backup on PGlite, and how to see one. */
+const PGLITE_BACKUP_NOTE =
+  "\n━━ (backup) skipped: PGlite is PostgreSQL 18, and pg_dump 15 (Debian's, as in the container) refuses a newer server;" +
+  '\n   with a local PostgreSQL 15 (Debian: apt-get install postgresql) the demo runs on it and shows a verified backup.';
+
+/**
+ * Starts the sandbox. Without --engine: a local PostgreSQL 15 where there is one, so that the
+ * backup step works, and PGlite (nothing to install) where there is none or it cannot start.
+ */
+async function startForDemo(options: DemoOptions): Promise<StartResult> {
+  if (options.engine) return start(options);
+  const { findPostgresBinDir } = await import('./engines/postgres-server.js');
+  if (findPostgresBinDir()) {
+    try {
+      return await start({ ...options, engine: 'postgres' });
+    } catch (error) {
+      if (!(error instanceof CoderdbError) || error.code !== 'sandbox.failed') throw error;
+      out(`(the local PostgreSQL did not start: ${error.message}; using PGlite)`);
+    }
+  }
+  return start({ ...options, engine: 'pglite' });
+}
+
 export interface DemoOptions extends SandboxOptions {
   keep?: boolean;
   /** Ends the demo early (Ctrl-C, a closed stdout); a sandbox it started is still stopped. */
@@ -88,7 +142,7 @@ export interface DemoOptions extends SandboxOptions {
 export async function demo(options: DemoOptions): Promise<number> {
   const { main } = await import('../src/cli/program.js');
   out('Starting the sandbox (embedded PostgreSQL + emulated AWS)…');
-  const { state, alreadyRunning } = await start(options);
+  const { state, alreadyRunning } = await startForDemo(options);
   const owned = !alreadyRunning && !options.keep;
   let stopping: Promise<boolean> | undefined;
   const stopOnce = () => {
@@ -98,12 +152,16 @@ export async function demo(options: DemoOptions): Promise<number> {
   // Listening also tells the CLI's interrupt handler that there is something to end before exiting.
   const onAbort = () => void stopOnce();
   if (owned) options.signal?.addEventListener('abort', onAbort, { once: true });
-  out(`Sandbox ready: ${state.engine}, scenario ${state.scenario}.\n`);
+  const network = state.private
+    ? 'private VPC: the database is reachable only through the task'
+    : 'the database URL is known: auto goes direct';
+  out(`Sandbox ready: ${state.engine}, scenario ${state.scenario}, ${network}.\n`);
   let failures = 0;
   try {
-    const all = steps();
+    const all = steps(state.engine);
     for (const [index, step] of all.entries()) {
       if (options.signal?.aborted) break;
+      if (state.engine === 'pglite' && step.title.startsWith('Plan')) out(PGLITE_BACKUP_NOTE);
       failures += (await runStep(main, index + 1, step)) ? 0 : 1;
       if (step.title.startsWith('Apply')) {
         const undoFile = new AuditLog().read().findLast((entry) => entry.undoFile)?.undoFile;

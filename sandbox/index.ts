@@ -20,7 +20,10 @@ export function envExports(): string {
     '# coderdb sandbox: eval "$(coderdb sandbox env)"',
     'unset AWS_PROFILE AWS_SESSION_TOKEN AWS_DEFAULT_PROFILE',
     'export CODERDB_PROFILE=sandbox',
-    `export CODER_PG_CONNECTION_URL=${quote(state.databaseUrl)}`,
+    // A private sandbox, like a private VPC, has no URL to give: coderdb goes through the task.
+    state.private
+      ? '# private sandbox: no CODER_PG_CONNECTION_URL (the database is reachable only through the task)'
+      : `export CODER_PG_CONNECTION_URL=${quote(state.databaseUrl)}`,
   ];
   if (state.awsEndpoint) {
     lines.push(

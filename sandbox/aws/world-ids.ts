@@ -19,6 +19,8 @@ export const IDS = {
   secretName: 'coder-postgres-url',
   rdsSecretName: 'coder-postgres-rds',
   dbInstanceIdentifier: 'coder-postgres',
+  /** The RDS endpoint a private sandbox advertises (secret, RDS): resolvable only inside the task. */
+  dbEndpointAddress: 'coder-postgres.c8q2xk4mbt7e.us-east-1.rds.amazonaws.com',
   rdsSecurityGroupId: 'sg-0b2b0521f178fdb73',
   serviceSecurityGroupId: 'sg-0f3e2d1c0b9a87654',
   vpcId: 'vpc-0e4c8a2f1b3d5a7c9',

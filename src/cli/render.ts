@@ -16,9 +16,11 @@ export async function printResult(
   result: ResultSet,
   format: Format,
   sink: Sink,
-  options: { showSecrets?: boolean } = {},
+  options: { showSecrets?: boolean; expanded?: boolean } = {},
 ): Promise<void> {
-  const writer = createWriter(format, sink);
+  const writer = options.expanded
+    ? new (await import('../console/expanded.js')).ExpandedWriter(sink)
+    : createWriter(format, sink);
   const redaction = options.showSecrets ? undefined : redactionFor(result.fields);
   await writer.start(redaction?.fields ?? result.fields);
   await writer.rows(redaction ? redaction.rows(result.rows) : result.rows);

@@ -1,5 +1,7 @@
 // psql's expanded display (\x): one block per row, a `-[ RECORD n ]` rule, then `column | value`
-// lines. Rows stream: each record is sized on its own names and values.
+// lines, byte for byte what psql prints (border 1) for the rows of one batch: psql sizes the rule
+// on the widest name and value of the whole result, so a result that arrives as one batch (every
+// list command's) matches it exactly; the console's streamed batches are each sized on their own.
 
 import type { ResultWriter } from '../core/output/formats.js';
 import { displayText } from '../core/output/formats.js';
@@ -26,16 +28,18 @@ export class ExpandedWriter implements ResultWriter {
   }
 
   async rows(rows: RawRow[]): Promise<void> {
-    const nameWidth = Math.max(0, ...this.#fields.map((field) => field.name.length));
+    if (rows.length === 0) return;
+    const names = this.#fields.map((field) => displayText(field.name));
+    const cells = rows.map((row) => row.map((value) => (value === null ? '' : displayText(value))));
+    const nameWidth = Math.max(0, ...names.map((name) => name.length));
+    const valueWidth = Math.max(0, ...cells.flatMap((values) => values.map((value) => value.length)));
     let text = '';
-    for (const row of rows) {
+    for (const values of cells) {
       this.#count += 1;
-      const values = row.map((value) => (value === null ? '' : displayText(value)));
-      const valueWidth = Math.max(0, ...values.map((value) => value.length));
-      const head = `-[ RECORD ${this.#count} ]`;
-      text += `${head}${'-'.repeat(Math.max(0, nameWidth + 3 + valueWidth - head.length))}\n`;
-      this.#fields.forEach((field, index) => {
-        text += `${field.name.padEnd(nameWidth)} | ${values[index] ?? ''}`.trimEnd() + '\n';
+      text += `${recordRule(this.#count, nameWidth, valueWidth)}\n`;
+      names.forEach((name, index) => {
+        // psql pads the name and keeps the space after `|`, also before an empty value.
+        text += `${name.padEnd(nameWidth)} | ${values[index] ?? ''}\n`;
       });
     }
     await this.sink.write(text);
@@ -50,6 +54,17 @@ export class ExpandedWriter implements ResultWriter {
   }
 
   async finish(): Promise<void> {}
+}
+
+/**
+ * psql's record header: a rule as wide as `name | value`, with `+` under the `|` unless the
+ * `-[ RECORD n ]` label already covers that position.
+ */
+function recordRule(record: number, nameWidth: number, valueWidth: number): string {
+  const label = `-[ RECORD ${record} ]`;
+  const cross = nameWidth + 1;
+  if (label.length > cross) return label + '-'.repeat(Math.max(0, nameWidth + 3 + valueWidth - label.length));
+  return `${label}${'-'.repeat(cross - label.length)}+${'-'.repeat(valueWidth + 1)}`;
 }
 
 /**

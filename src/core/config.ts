@@ -201,7 +201,8 @@ function sandboxLayer(): ProfileOverrides {
     });
   }
   return {
-    url: state.databaseUrl,
+    // A private sandbox's URL is known only inside its emulated task (and to Secrets Manager).
+    ...(state.private ? {} : { url: state.databaseUrl }),
     awsEndpoint: state.awsEndpoint,
     region: state.region,
     securityGroup: 'sg-0b2b0521f178fdb73',

@@ -19,6 +19,11 @@ export interface SandboxState {
   dir: string;
   /** The postgres engine's server directory: removed, with its postmaster, by `sandbox stop`. */
   serverDir?: string;
+  /**
+   * A private VPC (`sandbox start --private`): the database is reachable only through the task, so
+   * the `sandbox` profile names no URL and `auto` goes the way it does against a real deployment.
+   */
+  private?: boolean;
 }
 
 export function readSandboxState(file = paths.sandboxState()): SandboxState | undefined {

@@ -40,6 +40,34 @@ describe('version mismatches (PGlite 18, pg_dump 15)', () => {
     expect(result.stderr).not.toContain('.partial-');
   });
 
+  it("leaves no session state behind: after the failed backups the README's commands still work", async () => {
+    // pg_dump empties search_path on its connection; PGlite serves every client from one backend.
+    const searchPath = () =>
+      sandbox.run(['query', 'show search_path', '--format', 'csv'], { timeoutMs: 60_000 });
+    const before = await searchPath();
+    expect(before.code, before.stderr).toBe(0);
+    expect(before.stdout).toMatch(/^search_path\n.*public.*\n$/);
+    const failed = await sandbox.run(
+      ['--transport', 'exec', 'backup', '--out', join(sandbox.dir, 'x.dump')],
+      {
+        timeoutMs: 120_000,
+      },
+    );
+    expect(failed.code, failed.stderr).toBe(2);
+    for (const transport of ['direct', 'exec']) {
+      const run = (args: string[]) => sandbox.run(['--transport', transport, ...args], { timeoutMs: 60_000 });
+      const path = await run(['query', 'show search_path', '--format', 'csv']);
+      expect(path.code, path.stderr).toBe(0);
+      expect(path.stdout).toBe(before.stdout);
+      const described = await run(['describe', 'templates']);
+      expect(described.code, described.stderr).toBe(0);
+      expect(described.stdout).toContain('Table "public.templates"');
+      const listed = await run(['templates', 'list', '--format', 'json']);
+      expect(listed.code, listed.stderr).toBe(0);
+      expect(listed.stdout).toContain('"name":"docker"');
+    }
+  });
+
   it('restore --target sandbox refuses PGlite and points at the postgres engine', async () => {
     const archive = join(sandbox.dir, 'fake.dump');
     writeFileSync(archive, Buffer.concat([Buffer.from('PGDMP'), Buffer.alloc(200)]));

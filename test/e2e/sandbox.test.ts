@@ -14,10 +14,22 @@ describe('sandbox', () => {
     home.remove();
   });
 
-  it('runs the demo end to end and leaves nothing running', async () => {
+  /** The output of one numbered demo step: from its heading to the next one. */
+  const stepOutput = (output: string, title: string): string => {
+    const start = output.indexOf(title);
+    expect(start, `step "${title}"`).toBeGreaterThan(-1);
+    const next = output.indexOf('\n━━ ', start);
+    return output.slice(start, next === -1 ? undefined : next);
+  };
+
+  it('runs the demo end to end in a private VPC: tunnel, exec, doctor, a backup; leaves nothing running', async () => {
+    // No --engine: a local PostgreSQL 15 is installed here, so the demo runs on it and can back up.
     const demo = await home.cli(['sandbox', 'demo'], { timeoutMs: 240_000 });
     expect(demo.code, demo.stderr).toBe(0);
+    // The context lines (-v) go to stderr, the steps to stdout, each in order.
+    const output = demo.stdout + demo.stderr;
     expect(demo.stdout).toContain('Demo complete: every step behaved as expected.');
+    expect(demo.stdout).toContain('Sandbox ready: postgres, scenario healthy, private VPC');
     for (const step of [
       'List the tables',
       'Plan the rebrand',
@@ -27,8 +39,41 @@ describe('sandbox', () => {
       expect(demo.stdout).toContain(step);
     }
     expect(demo.stdout).toContain('A minimal starter template for Workbench');
+    // auto had no direct path: it went through the task, by port forwarding.
+    const contexts = demo.stderr.split('\n').filter((line) => line.startsWith('sandbox · '));
+    expect(contexts).toHaveLength(2);
+    expect(contexts[0]).toMatch(/ · via tunnel .* via task /);
+    expect(contexts[1]).toMatch(/ · via exec coder-cluster task /);
+    expect(output).not.toMatch(/ · via direct/);
+    const doctor = stepOutput(demo.stdout, "doctor: the runbook's troubleshooting steps");
+    expect(doctor).toMatch(/\d+ checks: \d+ passed, .*0 failed/);
+    expect(doctor).toMatch(/select 1 over tunnel \(auto\)/);
+    const backup = stepOutput(demo.stdout, 'A verified backup');
+    const file = /^backup: (\S+\.dump)$/m.exec(backup)?.[1];
+    expect(file, backup).toBeDefined();
+    expect(backup).toContain('via exec task');
+    const list = stepOutput(demo.stdout, 'The backups kept');
+    expect(list).toContain(file!);
+    expect(list).toMatch(/\| exec +\| custom +\| \S+ \(at backup\) \| ok +\|/);
     const status = await home.cli(['sandbox', 'status', '--format', 'json']);
     expect(JSON.parse(status.stdout)).toEqual({ running: false });
+  });
+
+  it('runs the demo on PGlite with the script pty, as on a fresh machine, and says why there is no backup', async () => {
+    const demo = await home.cli(['sandbox', 'demo', '--engine', 'pglite'], {
+      timeoutMs: 240_000,
+      env: { CODERDB_SANDBOX_PTY: 'script' },
+    });
+    expect(demo.code, demo.stderr).toBe(0);
+    expect(demo.stdout).toContain('Sandbox ready: pglite, scenario healthy, private VPC');
+    expect(demo.stdout).toContain('Demo complete: every step behaved as expected.');
+    expect(demo.stderr).toMatch(/ · via tunnel .* via task /);
+    expect(demo.stderr).toMatch(/ · via exec coder-cluster task /);
+    expect(demo.stdout).toContain('(backup) skipped: PGlite is PostgreSQL 18');
+    expect(demo.stdout).not.toContain('$ coderdb --profile sandbox backup');
+    expect(JSON.parse((await home.cli(['sandbox', 'status', '--format', 'json'])).stdout)).toEqual({
+      running: false,
+    });
   });
 
   it('starts once, reports its status and exports for coderdb, psql and the AWS CLI', async () => {

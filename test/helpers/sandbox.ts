@@ -10,6 +10,8 @@ export interface SandboxOptions {
   scenario?: string;
   scale?: number;
   realisticPacing?: boolean;
+  /** A private VPC: no direct path, the sandbox profile names no URL. */
+  private?: boolean;
 }
 
 export interface TestSandbox extends Home {
@@ -27,6 +29,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<TestSa
   if (options.scenario) args.push('--scenario', options.scenario);
   if (options.scale) args.push('--scale', String(options.scale));
   if (options.realisticPacing) args.push('--realistic-pacing');
+  if (options.private) args.push('--private');
   const started = await home.cli(args, { timeoutMs: 180_000 });
   if (started.code !== 0) {
     home.remove();

@@ -66,9 +66,11 @@ export function registerCatalog(program: Command): void {
 
 type Reader = (db: import('../../ops/db.js').Db) => Promise<import('../../ops/db.js').ResultSet>;
 
-/** Adds `--limit N` to a command that lists rows. */
+/** Adds what every command that lists rows takes: `--limit N` and psql's expanded records (`-x`). */
 export function addLimit(command: Command): Command {
-  return command.option('--limit <n>', 'show at most N rows');
+  return command
+    .option('--limit <n>', 'show at most N rows')
+    .option('-x, --expanded', "one record per row, `column | value` lines (psql's \\x)");
 }
 
 /** The --limit a command was given, checked; undefined for none. */
@@ -92,6 +94,12 @@ export async function read(
 ): Promise<void> {
   const format = outputFormat(cmd);
   const limit = limitOf(cmd);
+  const expanded = Boolean(cmd.opts<{ expanded?: boolean }>().expanded);
+  if (expanded && format !== 'table') {
+    throw usageError('cli.expanded', `-x/--expanded is a layout of the table format, not of ${format}`, {
+      hint: 'drop -x, or use --format table',
+    });
+  }
   await withContext(cmd, async (context) => {
     const { withReadSession } = await import('../../ops/db.js');
     const { printResult } = await import('../render.js');
@@ -102,7 +110,13 @@ export async function read(
       result.rows = result.rows.slice(0, limit);
       result.rowCount = limit;
     }
-    await printResult(result, format, stdout(), options);
+    const { pagedStdout } = await import('../paged-stdout.js');
+    const output = await pagedStdout(format);
+    try {
+      await printResult(result, format, output.sink, { ...options, expanded });
+    } finally {
+      await output.done();
+    }
     if (limit !== undefined && total > limit) say(`(${limit} of ${total} rows; --limit ${limit})`);
   });
 }

@@ -14,15 +14,21 @@ interface SandboxFlags {
   scale?: string;
   realisticPacing?: boolean;
   agentVersion?: string;
+  private?: boolean;
   dbPort?: string;
   awsPort?: string;
   keep?: boolean;
 }
 
-function addStartOptions(command: Command): Command {
+function addStartOptions(
+  command: Command,
+  engineDefault: [value: string | undefined, description?: string] = ['pglite'],
+): Command {
   return command
     .addOption(
-      new Option('--engine <engine>', 'database engine').choices(['pglite', 'postgres']).default('pglite'),
+      new Option('--engine <engine>', 'database engine')
+        .choices(['pglite', 'postgres'])
+        .default(...engineDefault),
     )
     .addOption(
       new Option('--layout <layout>', 'Coder schema layout')
@@ -35,6 +41,10 @@ function addStartOptions(command: Command): Command {
     .option(
       '--agent-version <version>',
       'SSM agent version to claim (≤ 3.0.196.0: port forwarding without smux)',
+    )
+    .option(
+      '--private',
+      'a private VPC: no direct path to the database, only through the task (auto: tunnel, then exec)',
     )
     .option('--db-port <port>', 'fixed database port (default: a free one)')
     .option('--aws-port <port>', 'fixed AWS endpoint port (default: a free one)');
@@ -51,6 +61,7 @@ function sandboxOptions(flags: SandboxFlags) {
     scale,
     realisticPacing: Boolean(flags.realisticPacing),
     ...(flags.agentVersion ? { agentVersion: flags.agentVersion } : {}),
+    ...(flags.private ? { private: true } : {}),
     ...(flags.dbPort ? { dbPort: Number(flags.dbPort) } : {}),
     ...(flags.awsPort ? { awsPort: Number(flags.awsPort) } : {}),
   };
@@ -80,6 +91,11 @@ export function registerSandbox(program: Command): void {
           { hint: 'stop it first (coderdb sandbox stop) to start it with another engine' },
         );
       }
+      if (given('private') && Boolean(flags.private) !== Boolean(running.private)) {
+        throw usageError('sandbox.running', 'the sandbox is already running without --private', {
+          hint: 'stop it first (coderdb sandbox stop), then start it with --private',
+        });
+      }
       for (const option of ['layout', 'scale', 'realisticPacing', 'agentVersion', 'dbPort', 'awsPort']) {
         if (given(option)) {
           throw usageError(
@@ -103,7 +119,8 @@ export function registerSandbox(program: Command): void {
       return;
     }
     const { state } = await start(sandboxOptions(flags));
-    say(`The sandbox is ready (${state.engine}, scenario ${state.scenario}, pid ${state.pid}).`);
+    const network = state.private ? ', private VPC' : '';
+    say(`The sandbox is ready (${state.engine}, scenario ${state.scenario}${network}, pid ${state.pid}).`);
     say('Use it with --profile sandbox, or: eval "$(coderdb sandbox env)"');
   });
 
@@ -147,6 +164,7 @@ export function registerSandbox(program: Command): void {
         [
           `running     pid ${state.pid} since ${state.startedAt}`,
           `engine      ${state.engine}`,
+          `network     ${state.private ? 'private (through the task only)' : 'direct (database URL known)'}`,
           `scenario    ${state.scenario}`,
           `database    ${redactUrl(state.databaseUrl)}`,
           `aws         ${state.awsEndpoint ?? 'not running'}`,
@@ -181,14 +199,17 @@ export function registerSandbox(program: Command): void {
       .description(
         "walk through the runbook's operations on the sandbox, printing each command and its output",
       ),
+    // The demo shows a backup, which PGlite (PostgreSQL 18) cannot give Debian's pg_dump 15.
+    [undefined, 'postgres when a local PostgreSQL 15 is installed, else pglite'],
   )
+    .option('--no-private', 'give the sandbox profile its database URL (auto then goes direct)')
     .option('--keep', 'leave the sandbox running afterwards')
     .action(async (flags: SandboxFlags) => {
       const { checkScenario, demo } = await load();
       if (flags.scenario) await checkScenario(flags.scenario);
+      // Private by default: the path a real deployment takes (tunnel, then exec), not direct.
+      const options = { ...sandboxOptions(flags), private: flags.private !== false };
       // A reader that goes away (`| head`) or Ctrl-C still stops the sandbox the demo started.
-      setExitStatus(
-        await demo({ ...sandboxOptions(flags), keep: Boolean(flags.keep), signal: interruption }),
-      );
+      setExitStatus(await demo({ ...options, keep: Boolean(flags.keep), signal: interruption }));
     });
 }
