@@ -85,6 +85,9 @@ describe.skipIf(!hasAwsCli)(awsCliTitle('audit sink (CloudWatch Logs)'), () => {
       expect(report.findings).toEqual([]);
       expect(report.chained).toBe(records.length);
       expect(records[0]!.seq).toBe(1);
+      const verified = await run(['audit', 'verify', '--file', copy]);
+      expect(verified.code, verified.stderr).toBe(0);
+      expect(verified.stdout).toContain(`intact, ${records.length} chained records`);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
