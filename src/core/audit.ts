@@ -78,12 +78,19 @@ export interface AuditSink {
   send(entries: readonly AuditEntry[]): Promise<{ accepted: number; error?: Error }>;
 }
 
+/** A best-effort sink gets the records at the latest this long after they were written. */
+const SINK_FLUSH_DELAY_MS = 30_000;
+
 export class AuditLog {
   readonly #sink: AuditSink | undefined;
   /** Records written locally that the sink has not accepted yet, oldest first. */
   #pending: AuditEntry[] = [];
-  /** A best-effort sink that failed once is not tried again by this process (one warning). */
-  #sinkDown = false;
+  /** Why the sink stopped taking records; it is not tried again by this process. */
+  #sinkFailure: Error | undefined;
+  /** Deliveries run one after another, so that no record is sent twice or out of order. */
+  #queue: Promise<unknown> = Promise.resolve();
+  /** A long command (console, tunnel, shell) sends what it logged without waiting for its end. */
+  #flushTimer: NodeJS.Timeout | undefined;
   readonly #warn: (line: string) => void;
 
   constructor(
@@ -107,13 +114,13 @@ export class AuditLog {
    */
   async accepted(): Promise<void> {
     const sink = this.#sink;
-    if (!sink?.required || this.#pending.length === 0) return;
+    if (!sink?.required) return;
     try {
+      if (this.#sinkFailure) throw this.#sinkFailure;
       await this.#deliver(sink);
     } catch (error) {
       // The command stops with this error; its later lines stay in the local file, unsent.
-      this.#sinkDown = true;
-      this.#pending = [];
+      this.#stop(error as Error);
       throw new CoderdbError(
         'connection',
         'audit.sink-unavailable',
@@ -127,29 +134,56 @@ export class AuditLog {
   }
 
   /**
-   * Sends whatever the sink has not taken yet, in one batch where possible; at a command's end.
-   * Never throws: a failure is one warning line (the records stay in the local file).
+   * Sends whatever the sink has not taken yet, in one batch where possible; at a command's end
+   * (and SINK_FLUSH_DELAY_MS after a record of a long one). Never throws: a failure is one warning
+   * line, and the records stay in the local file.
    */
   async settle(): Promise<void> {
     const sink = this.#sink;
-    if (!sink || this.#sinkDown || this.#pending.length === 0) return;
-    const count = this.#pending.length;
+    clearTimeout(this.#flushTimer);
+    this.#flushTimer = undefined;
+    if (!sink || this.#sinkFailure) return;
     try {
       await this.#deliver(sink);
     } catch (error) {
-      this.#sinkDown = true;
-      this.#pending = [];
+      const count = this.#pending.length;
+      this.#stop(error as Error);
       this.#warn(
         `coderdb: warning: the audit sink ${sink.label} did not accept ${count} audit record(s), kept only in ${this.file}: ${scrub((error as Error).message)}`,
       );
     }
   }
 
-  async #deliver(sink: AuditSink): Promise<void> {
-    const { accepted, error } = await sink.send(this.#pending.slice());
-    // What was taken is never sent twice; records appended meanwhile stay pending.
-    this.#pending = this.#pending.slice(accepted);
-    if (error) throw error;
+  #deliver(sink: AuditSink): Promise<void> {
+    const delivery = this.#queue.then(async () => {
+      if (this.#sinkFailure) throw this.#sinkFailure;
+      if (this.#pending.length === 0) return;
+      const { accepted, error } = await sink.send(this.#pending.slice());
+      // What was taken is never sent twice; records appended meanwhile stay pending.
+      this.#pending = this.#pending.slice(accepted);
+      if (error) throw error;
+    });
+    this.#queue = delivery.catch(() => undefined);
+    return delivery;
+  }
+
+  #stop(failure: Error): void {
+    this.#sinkFailure ??= failure;
+    this.#pending = [];
+    clearTimeout(this.#flushTimer);
+    this.#flushTimer = undefined;
+  }
+
+  #queueForSink(entry: AuditEntry): void {
+    if (!this.#sink || this.#sinkFailure) return;
+    this.#pending.push(entry);
+    // A required sink is sent to at each gate (accepted()); a best-effort one in the background.
+    if (this.#sink.required || this.#flushTimer) return;
+    this.#flushTimer = setTimeout(() => {
+      this.#flushTimer = undefined;
+      void this.settle();
+    }, SINK_FLUSH_DELAY_MS);
+    this.#flushTimer.unref();
   }
 
   append(input: AuditInput, options: { durable?: boolean } = {}): AuditEntry {
@@ -159,7 +193,7 @@ export class AuditLog {
     if (entry.reason) entry.reason = scrub(entry.reason);
     try {
       entry = this.#write(entry, Boolean(options.durable));
-      if (this.#sink && !this.#sinkDown) this.#pending.push(entry);
+      this.#queueForSink(entry);
     } catch (error) {
       throw new CoderdbError(
         'output',
