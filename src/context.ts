@@ -32,15 +32,20 @@ export function createContext(options: ContextOptions = {}): CoderdbContext {
   const profile = options.resolvedProfile ?? loadProfile(options);
   const aws = new AwsSession(profile);
   const transport = createTransport(profile, aws);
+  const audit = new AuditLog(options.auditFile, auditSink(profile));
   return {
     profile,
     transport,
     aws,
-    audit: new AuditLog(options.auditFile, auditSink(profile)),
+    audit,
     identity: () => aws.knownIdentity(),
     ...(options.signal ? { signal: options.signal } : {}),
     ...(options.disabledLayers ? { disabledLayers: options.disabledLayers } : {}),
-    dispose: () => aws.destroy(),
+    dispose: () => {
+      // A library caller that did not settle the audit log still gets its records to the sink.
+      void audit.settle();
+      aws.destroy();
+    },
   };
 }
 

@@ -134,6 +134,22 @@ describe.skipIf(!hasAwsCli)(awsCliTitle('audit sink (CloudWatch Logs)'), () => {
     expect(outcomes).toEqual(['started', 'error']);
   });
 
+  it('auditRequired: no command starts in the container when the sink is unreachable', async () => {
+    const marker = join(sandbox.dir, 'ran');
+    const result = await scenario('audit-sink-unreachable', () =>
+      run(['exec', '-n', '--', 'touch', marker], REQUIRED),
+    );
+    expect(result.code).not.toBe(0);
+    expect(result.stderr.split('\n')[0]).toMatch(
+      /^coderdb: the audit sink .* did not accept the audit record/,
+    );
+    expect(existsSync(marker)).toBe(false);
+    // The same command runs once the sink takes its line.
+    const healthy = await run(['exec', '-n', '--', 'touch', marker], REQUIRED);
+    expect(healthy.code, healthy.stderr).toBe(0);
+    expect(existsSync(marker)).toBe(true);
+  });
+
   it('without auditRequired, an unreachable sink is one warning and the read goes on', async () => {
     const result = await scenario('audit-sink-unreachable', () => run(['query', 'select 4 as four'], SINK));
     expect(result.code, result.stderr).toBe(0);
