@@ -150,6 +150,26 @@ describe.skipIf(!hasAwsCli)(awsCliTitle('audit sink (CloudWatch Logs)'), () => {
     expect(existsSync(marker)).toBe(true);
   });
 
+  it('auditRequired: a backup reads nothing and writes no archive when the sink is unreachable', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'coderdb-sink-backup-'));
+    try {
+      const result = await scenario('audit-sink-unreachable', () =>
+        run(['backup', '--transport', 'direct', '--out', `${out}/`], REQUIRED),
+      );
+      expect(result.code).not.toBe(0);
+      expect(result.stderr.split('\n')[0]).toMatch(
+        /^coderdb: the audit sink .* did not accept the audit record/,
+      );
+      expect(readdirSync(out)).toEqual([]);
+      const lines = localLines()
+        .map((line) => JSON.parse(line) as AuditEntry)
+        .filter((r) => r.command === 'backup');
+      expect(lines.map((r) => r.outcome)).toEqual(['started', 'error']);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
+
   it('without auditRequired, an unreachable sink is one warning and the read goes on', async () => {
     const result = await scenario('audit-sink-unreachable', () => run(['query', 'select 4 as four'], SINK));
     expect(result.code, result.stderr).toBe(0);
