@@ -1,9 +1,11 @@
 // The composition root: from a profile to a ready Context (transport, audit log, AWS session).
 // Commands and library callers start here; nothing below knows how the pieces were chosen.
 
+import { cloudWatchAuditSink } from './aws/audit-sink.js';
 import { AwsSession } from './aws/session.js';
-import { AuditLog } from './core/audit.js';
+import { AuditLog, type AuditSink } from './core/audit.js';
 import { type LoadOptions, loadProfile, type Profile, type TransportName } from './core/config.js';
+import { usageError } from './core/errors.js';
 import type { DisabledLayers } from './core/layers.js';
 import type { Context } from './ops/db.js';
 import { directTransport } from './transport/direct.js';
@@ -30,16 +32,38 @@ export function createContext(options: ContextOptions = {}): CoderdbContext {
   const profile = options.resolvedProfile ?? loadProfile(options);
   const aws = new AwsSession(profile);
   const transport = createTransport(profile, aws);
+  const audit = new AuditLog(options.auditFile, auditSink(profile));
   return {
     profile,
     transport,
     aws,
-    audit: new AuditLog(options.auditFile),
+    audit,
     identity: () => aws.knownIdentity(),
     ...(options.signal ? { signal: options.signal } : {}),
     ...(options.disabledLayers ? { disabledLayers: options.disabledLayers } : {}),
-    dispose: () => aws.destroy(),
+    dispose: () => {
+      // A library caller that did not settle the audit log still gets its records to the sink.
+      void audit.settle();
+      aws.destroy();
+    },
   };
+}
+
+/** The profile's shared audit trail, if it has one. Callers end with `await context.audit.settle()`. */
+function auditSink(profile: Profile): AuditSink | undefined {
+  if (!profile.auditLogGroup) {
+    if (profile.auditRequired) {
+      throw usageError(
+        'config.audit-required',
+        `profile "${profile.name}" sets auditRequired but no auditLogGroup`,
+        {
+          hint: 'set auditLogGroup (e.g. /coderdb/audit) to the CloudWatch Logs group that must take every record',
+        },
+      );
+    }
+    return undefined;
+  }
+  return cloudWatchAuditSink(profile, profile.auditLogGroup);
 }
 
 export function createTransport(profile: Profile, aws: AwsSession): Transport {

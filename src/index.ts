@@ -6,7 +6,7 @@
 //   const templates = await withReadSession(context, (db) => listTemplates(db));
 
 export { type CoderdbContext, type ContextOptions, createContext, createTransport } from './context.js';
-export { type AuditEntry, AuditLog } from './core/audit.js';
+export { type AuditEntry, AuditLog, type AuditSink } from './core/audit.js';
 export { DEFAULTS, loadProfile, type Profile, TRANSPORTS, type TransportName } from './core/config.js';
 export { CoderdbError, ExitCode } from './core/errors.js';
 export { createWriter, FORMATS, type Format, type ResultWriter } from './core/output/formats.js';

@@ -265,6 +265,30 @@ export const SCENARIOS: Record<string, Scenario> = {
       );
     },
   },
+  'audit-sink-unreachable': {
+    description:
+      'CloudWatch Logs answers every call with 503 ServiceUnavailable: the audit sink cannot take records.',
+    apply(world) {
+      world.logsUnavailable = true;
+    },
+  },
+  'audit-sink-throttled': {
+    description:
+      'CloudWatch Logs throttles the next two PutLogEvents calls (ThrottlingException), then takes them.',
+    apply(world) {
+      world.logsThrottledPuts = 2;
+    },
+  },
+  'audit-sink-denied': {
+    description: 'The operator may not write to /coderdb/audit (the AuditTrail statement is gone).',
+    apply: (world) => dropStatement(world, 'AuditTrail'),
+  },
+  'audit-group-missing': {
+    description: "coderdb's audit log group /coderdb/audit does not exist.",
+    apply(world) {
+      world.logGroups = world.logGroups.filter((g) => g.name !== IDS.auditLogGroupName);
+    },
+  },
   'pid-mode-task': {
     description:
       'The task definition sets pidMode "task": ECS Exec runs one agent per PID namespace, in one container.',

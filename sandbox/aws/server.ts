@@ -74,6 +74,24 @@ function sendJson(res: ServerResponse, status: number, value: unknown): void {
   send(res, { status, headers: { 'content-type': 'application/json' }, body: JSON.stringify(value) });
 }
 
+/**
+ * What callers wrote to CloudWatch Logs (streams they created, groups they made) outlives a
+ * scenario switch, as it would outlive a change to the deployment; seeded streams are rebuilt.
+ */
+function keepWrittenLogs(from: World, to: World): World {
+  for (const group of from.logGroups) {
+    const next = to.logGroups.find((g) => g.name === group.name);
+    if (!next) {
+      if (group.createdByCaller) to.logGroups.push(group);
+      continue;
+    }
+    for (const stream of group.streams) {
+      if (!next.streams.some((s) => s.name === stream.name)) next.streams.push(stream);
+    }
+  }
+  return to;
+}
+
 export async function startAwsEndpoint(options: AwsEndpointOptions): Promise<AwsEndpoint> {
   const build = (name: string) => applyScenario(buildWorld({ databaseUrl: options.databaseUrl }), name);
   let world = build(options.scenario ?? 'healthy');
@@ -105,7 +123,7 @@ export async function startAwsEndpoint(options: AwsEndpointOptions): Promise<Aws
         return;
       }
       try {
-        world = build(name);
+        world = keepWrittenLogs(world, build(name));
         sendJson(res, 200, { scenario: world.scenario });
       } catch (e) {
         sendJson(res, 400, { error: e instanceof Error ? e.message : String(e) });
@@ -163,7 +181,7 @@ export async function startAwsEndpoint(options: AwsEndpointOptions): Promise<Aws
       return world;
     },
     setScenario(name: string) {
-      world = build(name);
+      world = keepWrittenLogs(world, build(name));
     },
     close() {
       return new Promise<void>((resolve) => {

@@ -154,6 +154,12 @@ export function buildIam(now: number): {
           Action: ['kms:GenerateDataKey', 'kms:Decrypt'],
           Resource: execKeyArn,
         },
+        {
+          Sid: 'AuditTrail',
+          Effect: 'Allow',
+          Action: ['logs:CreateLogStream', 'logs:PutLogEvents', 'logs:DescribeLogStreams'],
+          Resource: arn('logs', `log-group:${IDS.auditLogGroupName}:*`),
+        },
       ),
     },
   };

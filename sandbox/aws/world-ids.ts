@@ -38,6 +38,8 @@ export const IDS = {
   secretsKmsKeyId: '0e9d8c7b-6a5f-4e3d-9c1b-0a9f8e7d6c5b',
   logGroupName: '/ecs/coder',
   execLogGroupName: '/ecs/coder-exec',
+  /** Where coderdb's shared audit trail goes (profile `auditLogGroup`); created by the platform team. */
+  auditLogGroupName: '/coderdb/audit',
 } as const;
 
 export const MINUTE = 60_000;
@@ -87,6 +89,7 @@ export const ARNS = {
   execKey: arn('kms', `key/${IDS.execKmsKeyId}`),
   secretsKey: arn('kms', `key/${IDS.secretsKmsKeyId}`),
   execLogGroup: arn('logs', `log-group:${IDS.execLogGroupName}`),
+  auditLogGroup: arn('logs', `log-group:${IDS.auditLogGroupName}`),
 } as const;
 
 /** The task's network attachment (ECS attachment id and ENI MAC address). */

@@ -361,6 +361,8 @@ export interface LogGroup {
   createdAt: number;
   retentionInDays?: number;
   streams: LogStream[];
+  /** Made by CreateLogGroup at run time: kept across scenario switches, as streams written are. */
+  createdByCaller?: boolean;
 }
 
 export interface World {
@@ -390,6 +392,10 @@ export interface World {
   securityGroups: SecurityGroup[];
   networkInterfaces: NetworkInterface[];
   logGroups: LogGroup[];
+  /** CloudWatch Logs answers every call with 503 ServiceUnavailable (an outage, a blocked endpoint). */
+  logsUnavailable?: boolean;
+  /** The next this many PutLogEvents calls are throttled (ThrottlingException), then they succeed. */
+  logsThrottledPuts?: number;
 }
 
 export interface BuildWorldOptions {

@@ -294,6 +294,14 @@ export function buildWorld(options: BuildWorldOptions): World {
         },
       ],
     },
+    // Empty until coderdb writes to it: one stream per operator and host (`user@host`).
+    {
+      name: IDS.auditLogGroupName,
+      arn: `${ARNS.auditLogGroup}:*`,
+      createdAt: now - 100 * DAY,
+      retentionInDays: 400,
+      streams: [],
+    },
   ];
 
   return {

@@ -79,6 +79,8 @@ export async function withContext<T>(
     recordRefusal(context, { command: commandPath(command) }, error);
     throw error;
   } finally {
+    // The command's records go to the shared trail (if any) in one batch; a failure is a warning.
+    await context.audit.settle();
     context.dispose();
   }
 }

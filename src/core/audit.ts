@@ -4,6 +4,9 @@
 // to record: reads log a `started` line before they run, so no row reaches an operator unrecorded.
 // Each line is chained to the one before it (seq, prev, hash: see audit-chain.ts) and appended under
 // a lock file, so that concurrent coderdb processes extend one chain; `coderdb audit verify` checks it.
+// With a sink (a CloudWatch Logs group, profile `auditLogGroup`) every line also goes there, the same
+// JSON: at the command's end in one batch, or, when the profile says `auditRequired`, before what it
+// records may run or commit (accepted()), so that nothing happens the shared trail has not taken.
 
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { userInfo } from 'node:os';
@@ -62,8 +65,126 @@ export interface AuditEntry {
 
 export type AuditInput = Omit<AuditEntry, 'time' | 'user' | 'seq' | 'prev' | 'hash'>;
 
+/** A copy of the log kept elsewhere, beyond the reach of whoever can edit the local file. */
+export interface AuditSink {
+  /** Where the records go, for messages: `CloudWatch Logs /coderdb/audit (stream ann@laptop)`. */
+  readonly label: string;
+  /** Whether a record must reach the sink before what it records may run or commit. */
+  readonly required: boolean;
+  /**
+   * Sends records, oldest first, exactly as written locally, and returns how many were accepted
+   * (all of them, or the first batches before one failed, with the error of that one).
+   */
+  send(entries: readonly AuditEntry[]): Promise<{ accepted: number; error?: Error }>;
+}
+
+/** A best-effort sink gets the records at the latest this long after they were written. */
+const SINK_FLUSH_DELAY_MS = 30_000;
+
 export class AuditLog {
-  constructor(readonly file: string = paths.auditLog()) {}
+  readonly #sink: AuditSink | undefined;
+  /** Records written locally that the sink has not accepted yet, oldest first. */
+  #pending: AuditEntry[] = [];
+  /** Why the sink stopped taking records; it is not tried again by this process. */
+  #sinkFailure: Error | undefined;
+  /** Deliveries run one after another, so that no record is sent twice or out of order. */
+  #queue: Promise<unknown> = Promise.resolve();
+  /** A long command (console, tunnel, shell) sends what it logged without waiting for its end. */
+  #flushTimer: NodeJS.Timeout | undefined;
+  readonly #warn: (line: string) => void;
+
+  constructor(
+    readonly file: string = paths.auditLog(),
+    sink?: AuditSink,
+    warn: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
+  ) {
+    this.#sink = sink;
+    this.#warn = warn;
+  }
+
+  /** Whether records must be accepted by a sink before what they record happens. */
+  get sinkRequired(): boolean {
+    return Boolean(this.#sink?.required);
+  }
+
+  /**
+   * With a required sink: sends the records not yet accepted and throws (CoderdbError
+   * `audit.sink-unavailable`) unless the sink took them all. Call it after writing a `started` or
+   * `commit-pending` line and before the thing it records. Without a required sink: nothing.
+   */
+  async accepted(): Promise<void> {
+    const sink = this.#sink;
+    if (!sink?.required) return;
+    try {
+      if (this.#sinkFailure) throw this.#sinkFailure;
+      await this.#deliver(sink);
+    } catch (error) {
+      // The command stops with this error; its later lines stay in the local file, unsent.
+      this.#stop(error as Error);
+      throw new CoderdbError(
+        'connection',
+        'audit.sink-unavailable',
+        `the audit sink ${sink.label} did not accept the audit record, so nothing was run or committed: ${(error as Error).message}`,
+        {
+          hint: 'the profile says auditRequired: restore access to the log group (coderdb doctor), or ask for auditRequired to be lifted',
+          cause: error,
+        },
+      );
+    }
+  }
+
+  /**
+   * Sends whatever the sink has not taken yet, in one batch where possible; at a command's end
+   * (and SINK_FLUSH_DELAY_MS after a record of a long one). Never throws: a failure is one warning
+   * line, and the records stay in the local file.
+   */
+  async settle(): Promise<void> {
+    const sink = this.#sink;
+    clearTimeout(this.#flushTimer);
+    this.#flushTimer = undefined;
+    if (!sink || this.#sinkFailure) return;
+    try {
+      await this.#deliver(sink);
+    } catch (error) {
+      const count = this.#pending.length;
+      this.#stop(error as Error);
+      this.#warn(
+        `coderdb: warning: the audit sink ${sink.label} did not accept ${count} audit record(s), kept only in ${this.file}: ${scrub((error as Error).message)}`,
+      );
+    }
+  }
+
+  #deliver(sink: AuditSink): Promise<void> {
+    const delivery = this.#queue.then(async () => {
+      if (this.#sinkFailure) throw this.#sinkFailure;
+      if (this.#pending.length === 0) return;
+      const { accepted, error } = await sink.send(this.#pending.slice());
+      // What was taken is never sent twice; records appended meanwhile stay pending.
+      this.#pending = this.#pending.slice(accepted);
+      if (error) throw error;
+    });
+    this.#queue = delivery.catch(() => undefined);
+    return delivery;
+  }
+
+  #stop(failure: Error): void {
+    this.#sinkFailure ??= failure;
+    this.#pending = [];
+    clearTimeout(this.#flushTimer);
+    this.#flushTimer = undefined;
+  }
+
+  #queueForSink(entry: AuditEntry): void {
+    if (!this.#sink || this.#sinkFailure) return;
+    this.#pending.push(entry);
+    // A required sink is sent to at each gate (accepted()); a best-effort one in the background.
+    if (this.#sink.required || this.#flushTimer) return;
+    this.#flushTimer = setTimeout(() => {
+      this.#flushTimer = undefined;
+      void this.settle();
+    }, SINK_FLUSH_DELAY_MS);
+    this.#flushTimer.unref();
+  }
 
   append(input: AuditInput, options: { durable?: boolean } = {}): AuditEntry {
     let entry: AuditEntry = { time: new Date().toISOString(), user: currentUser(), ...input };
@@ -72,6 +193,7 @@ export class AuditLog {
     if (entry.reason) entry.reason = scrub(entry.reason);
     try {
       entry = this.#write(entry, Boolean(options.durable));
+      this.#queueForSink(entry);
     } catch (error) {
       throw new CoderdbError(
         'output',

@@ -54,6 +54,13 @@ export interface Profile {
   readerSecretId?: string;
   readerIamUser?: string;
   readerUrlEnv?: string;
+  /**
+   * CloudWatch Logs group that receives a copy of every audit record (one stream per user@host),
+   * the shared trail a team can trust; the local file is written as well.
+   */
+  auditLogGroup?: string;
+  /** With auditLogGroup: nothing runs or commits unless the group accepted its audit record. */
+  auditRequired: boolean;
   /** Where each value that is not a default came from (for `config show` and safety checks). */
   origins?: Partial<Record<ProfileField, ValueOrigin>>;
 }
@@ -80,6 +87,7 @@ export const DEFAULTS: Omit<Profile, 'name'> = {
   lockTimeoutMs: 5_000,
   readStatementTimeoutMs: 300_000,
   readLockTimeoutMs: 5_000,
+  auditRequired: false,
 };
 
 /** Profile keys as they are spelled in the config file, with the env variable that overrides each. */
@@ -109,6 +117,8 @@ const FIELDS = {
   readerSecretId: 'CODERDB_READER_SECRET_ID',
   readerIamUser: 'CODERDB_READER_IAM_USER',
   readerUrlEnv: 'CODERDB_READER_URL_ENV',
+  auditLogGroup: 'CODERDB_AUDIT_LOG_GROUP',
+  auditRequired: 'CODERDB_AUDIT_REQUIRED',
 } as const satisfies Record<keyof Omit<Profile, 'name' | 'origins'>, string>;
 type Field = keyof typeof FIELDS;
 export type ProfileField = Field;
@@ -260,6 +270,7 @@ function applyLayer(profile: Profile, layer: ProfileOverrides, name: string): vo
       case 'iamAuth':
       case 'installClient':
       case 'production':
+      case 'auditRequired':
         profile[field] = toBoolean(raw, field);
         break;
       case 'statementTimeoutMs':

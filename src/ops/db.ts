@@ -149,6 +149,8 @@ export class Db {
     // Logged before the statement runs: no row reaches the operator unrecorded, and an audit log
     // that cannot be written stops the statement here, before it has run.
     if (audit) this.record(audit, sql, { outcome: 'started' });
+    // A profile with auditRequired: the shared trail must have taken that line before it runs.
+    if (audit && this.context.audit.sinkRequired) await this.#sinkAccepted(audit, sql);
     const started = performance.now();
     let rows: number | null = null;
     let settled = false;
@@ -180,6 +182,16 @@ export class Db {
           durationMs: performance.now() - started,
         });
       }
+    }
+  }
+
+  async #sinkAccepted(audit: AuditTag, sql: string): Promise<void> {
+    try {
+      await this.context.audit.accepted();
+    } catch (error) {
+      const failure = error as CoderdbError;
+      this.record(audit, sql, { outcome: 'error', error: failure.message, code: failure.code });
+      throw error;
     }
   }
 

@@ -44,8 +44,9 @@ describe('coderdb doctor: ECS Exec side', () => {
       // The sandbox profile has a URL, so auto connects directly: no session permissions needed,
       // and the healthy cluster has no exec KMS key.
       // The sandbox's reads run as its superuser: no reader role, so reader.role warns.
+      // No auditLogGroup in the profile: audit.sink has nothing to check.
       const expected =
-        c.id === 'iam.caller' || c.id === 'exec-config.kms'
+        c.id === 'iam.caller' || c.id === 'exec-config.kms' || c.id === 'audit.sink'
           ? 'skip'
           : c.id === 'reader.role'
             ? 'warn'
@@ -63,7 +64,7 @@ describe('coderdb doctor: ECS Exec side', () => {
     const { code, checks } = await doctor('--transport', 'exec');
     expect(code).toBe(0);
     for (const c of checks) {
-      if (c.id === 'exec-config.kms') expect(c.status).toBe('skip');
+      if (c.id === 'exec-config.kms' || c.id === 'audit.sink') expect(c.status).toBe('skip');
       // Falls back to direct (a warning) only while the exec transport is not part of the build.
       else if (c.id === 'probe.select') expect(['pass', 'warn'], c.finding).toContain(c.status);
       else if (c.id === 'reader.role') expect(c.finding).toContain('a superuser');

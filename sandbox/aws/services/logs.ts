@@ -1,14 +1,20 @@
 // Amazon CloudWatch Logs (awsJson1_1, target prefix Logs_20140328): DescribeLogGroups,
 // DescribeLogStreams, FilterLogEvents (filter patterns, time range, pagination) and GetLogEvents
-// (forward/backward tokens) over the seeded log groups.
+// (forward/backward tokens) over the seeded log groups, and the writes coderdb's audit sink makes:
+// CreateLogGroup, CreateLogStream and PutLogEvents, with the real service's batch limits.
 
 import { AwsError } from '../errors.js';
 import type { JsonInput } from '../protocol/json-input.js';
 import type { LogEvent, LogGroup } from '../world.js';
 import { compileFilterPattern } from './logs-filter.js';
-import type { JsonService, ServiceContext } from './types.js';
+import type { JsonOperation, JsonService, ServiceContext } from './types.js';
 
 const MAX_EVENTS = 10_000;
+/** PutLogEvents: at most 1,048,576 bytes a batch, counted as each message's UTF-8 bytes plus 26. */
+const MAX_BATCH_BYTES = 1_048_576;
+const EVENT_OVERHEAD = 26;
+const MAX_EVENT_BYTES = 1_048_576 - EVENT_OVERHEAD;
+const NAME_PATTERN = /^[^:*]{1,512}$/;
 
 function groupArn(group: LogGroup): string {
   return group.arn.replace(/:\*$/, '');
@@ -180,15 +186,148 @@ function getLogEvents(input: JsonInput, ctx: ServiceContext): unknown {
   };
 }
 
+function createLogGroup(input: JsonInput, ctx: ServiceContext): unknown {
+  const name = input.requiredString('logGroupName');
+  if (!/^[\w#\-./]{1,512}$/.test(name)) {
+    throw new AwsError(
+      'InvalidParameterException',
+      `1 validation error detected: Value '${name}' at 'logGroupName' failed to satisfy constraint`,
+    );
+  }
+  const arn = `arn:aws:logs:${ctx.world.region}:${ctx.world.account}:log-group:${name}:*`;
+  ctx.authorize('logs:CreateLogGroup', arn);
+  if (ctx.world.logGroups.some((g) => g.name === name)) {
+    throw new AwsError('ResourceAlreadyExistsException', 'The specified log group already exists');
+  }
+  ctx.world.logGroups.push({ name, arn, createdAt: Date.now(), streams: [], createdByCaller: true });
+  return {};
+}
+
+function streamArn(group: LogGroup, stream: string): string {
+  return `${groupArn(group)}:log-stream:${stream}`;
+}
+
+function createLogStream(input: JsonInput, ctx: ServiceContext): unknown {
+  const name = input.requiredString('logStreamName');
+  const group = requireGroupFor(input, ctx, 'logs:CreateLogStream', name);
+  if (!NAME_PATTERN.test(name)) {
+    throw new AwsError(
+      'InvalidParameterException',
+      `1 validation error detected: Value '${name}' at 'logStreamName' failed to satisfy constraint`,
+    );
+  }
+  if (group.streams.some((s) => s.name === name)) {
+    throw new AwsError('ResourceAlreadyExistsException', 'The specified log stream already exists');
+  }
+  group.streams.push({ name, createdAt: Date.now(), events: [] });
+  return {};
+}
+
+/** Like requireGroup, but authorizes on the stream's ARN (as IAM does for stream-level actions). */
+function requireGroupFor(input: JsonInput, ctx: ServiceContext, action: string, stream: string): LogGroup {
+  const name = input.requiredString('logGroupName');
+  const group = ctx.world.logGroups.find((g) => g.name === name);
+  const arn = group
+    ? streamArn(group, stream)
+    : `arn:aws:logs:${ctx.world.region}:${ctx.world.account}:log-group:${name}:log-stream:${stream}`;
+  ctx.authorize(action, arn);
+  if (!group) throw new AwsError('ResourceNotFoundException', 'The specified log group does not exist.');
+  return group;
+}
+
+function putLogEvents(input: JsonInput, ctx: ServiceContext): unknown {
+  const streamName = input.requiredString('logStreamName');
+  const group = requireGroupFor(input, ctx, 'logs:PutLogEvents', streamName);
+  const stream = group.streams.find((s) => s.name === streamName);
+  if (!stream) throw new AwsError('ResourceNotFoundException', 'The specified log stream does not exist.');
+  if (ctx.world.logsThrottledPuts) {
+    ctx.world.logsThrottledPuts--;
+    throw new AwsError('ThrottlingException', 'Rate exceeded');
+  }
+  const raw = input.raw.logEvents;
+  if (!Array.isArray(raw) || raw.length === 0 || raw.length > MAX_EVENTS) {
+    throw new AwsError(
+      'InvalidParameterException',
+      `logEvents must hold between 1 and ${MAX_EVENTS} events.`,
+    );
+  }
+  let bytes = 0;
+  let previous = -Infinity;
+  const events: LogEvent[] = [];
+  const now = Date.now();
+  for (const item of raw as unknown[]) {
+    const { timestamp, message } = (item ?? {}) as { timestamp?: unknown; message?: unknown };
+    if (
+      typeof timestamp !== 'number' ||
+      !Number.isInteger(timestamp) ||
+      typeof message !== 'string' ||
+      message === ''
+    ) {
+      throw new AwsError(
+        'InvalidParameterException',
+        'Each log event needs a timestamp and a non-empty message.',
+      );
+    }
+    if (timestamp < previous) {
+      throw new AwsError(
+        'InvalidParameterException',
+        'Log events in a single PutLogEvents request must be in chronological order.',
+      );
+    }
+    previous = timestamp;
+    const size = Buffer.byteLength(message, 'utf8');
+    if (size > MAX_EVENT_BYTES) {
+      throw new AwsError(
+        'InvalidParameterException',
+        `Log event too large: ${size} bytes exceeds limit of ${MAX_EVENT_BYTES}`,
+      );
+    }
+    bytes += size + EVENT_OVERHEAD;
+    events.push({ timestamp, message, ingestionTime: now });
+  }
+  if (bytes > MAX_BATCH_BYTES) {
+    throw new AwsError(
+      'InvalidParameterException',
+      `Upload too large: ${bytes} bytes exceeds limit of ${MAX_BATCH_BYTES}`,
+    );
+  }
+  stream.events.push(...events);
+  // FilterLogEvents and GetLogEvents read streams in time order, as the service stores them.
+  stream.events.sort((a, b) => a.timestamp - b.timestamp);
+  return { nextSequenceToken: makeToken(stream.events.length) };
+}
+
+/** Every operation fails as an unavailable service would while the world says so (a scenario). */
+function unlessUnavailable(operation: JsonOperation): JsonOperation {
+  return (input, ctx) => {
+    if (ctx.world.logsUnavailable) {
+      throw new AwsError(
+        'ServiceUnavailableException',
+        'The service is unavailable. Please try again later.',
+        503,
+        'Receiver',
+      );
+    }
+    return operation(input, ctx);
+  };
+}
+
+const operations: Record<string, JsonOperation> = {
+  CreateLogGroup: createLogGroup,
+  CreateLogStream: createLogStream,
+  DescribeLogGroups: describeLogGroups,
+  DescribeLogStreams: describeLogStreams,
+  FilterLogEvents: filterLogEvents,
+  GetLogEvents: getLogEvents,
+  PutLogEvents: putLogEvents,
+};
+
 export const logsService: JsonService = {
   protocol: 'json',
   targetPrefix: 'Logs_20140328',
   signingName: 'logs',
   invalidInputCode: 'InvalidParameterException',
-  operations: {
-    DescribeLogGroups: describeLogGroups,
-    DescribeLogStreams: describeLogStreams,
-    FilterLogEvents: filterLogEvents,
-    GetLogEvents: getLogEvents,
-  },
+  operations: Object.fromEntries(
+    Object.entries(operations).map(([name, op]) => [name, unlessUnavailable(op)]),
+  ),
 };

@@ -116,13 +116,15 @@ export function registerAdmin(program: Command): void {
     .addHelpText(
       'after',
       '\nOne line per break (line number and seq) and exit 5; one summary line and exit 0 when intact.\n' +
-        'Records written before the chain are reported as "unchained before line N", not as tampering.',
+        'Records written before the chain are reported as "unchained before line N", not as tampering.\n' +
+        '--file checks another copy, e.g. the trail read back from CloudWatch Logs (auditLogGroup).',
     )
-    .action(async () => {
+    .option('--file <path>', 'a JSONL copy of the log to check instead of the local log')
+    .action(async (flags: { file?: string }) => {
       const { AuditLog } = await import('../../core/audit.js');
       const { verifyChain } = await import('../../core/audit-chain.js');
       const { CoderdbError } = await import('../../core/errors.js');
-      const log = new AuditLog();
+      const log = new AuditLog(flags.file);
       const { existsSync } = await import('node:fs');
       if (!existsSync(log.file)) {
         process.stdout.write(`${log.file}: no audit log yet\n`);

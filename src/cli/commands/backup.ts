@@ -181,6 +181,7 @@ Examples:
         );
         throw error;
       } finally {
+        await context.audit.settle();
         context.dispose();
       }
     });

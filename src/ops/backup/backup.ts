@@ -83,6 +83,18 @@ export async function takeBackup(context: BackupContext, options: BackupOptions 
   let dumped: Dumped | undefined;
   let finalPath: string | undefined;
   try {
+    // auditRequired: nothing is read before the shared trail took the backup's first line.
+    if (context.audit.sinkRequired) {
+      auditBackup(context, {
+        command: 'backup',
+        outcome: 'started',
+        transport: reach.transport,
+        target: reach.describe,
+        startedAt: started,
+        ...(options.reason ? { reason: options.reason } : {}),
+      });
+      await context.audit.accepted();
+    }
     // The temporary file carries the final name when it is known: `.NAME.partial-…`.
     const where = { dir: destination.dir, label: destination.file ? basename(destination.file) : undefined };
     dumped =

@@ -104,7 +104,7 @@ export async function restoreBackup(
     : [`${basename(file)} has no manifest: its checksum could not be compared (--trust-archive)`];
   const reach = await openReach(context);
   const audit = (
-    outcome: 'restored' | 'refused' | 'error',
+    outcome: 'started' | 'restored' | 'refused' | 'error',
     extra: { error?: unknown; rows?: number; backupFile?: string },
   ) =>
     auditBackup(context, {
@@ -141,6 +141,11 @@ export async function restoreBackup(
     } catch (error) {
       audit('refused', { error });
       throw error;
+    }
+    // auditRequired: nothing is replaced before the shared trail took the restore's first line.
+    if (context.audit.sinkRequired) {
+      audit('started', {});
+      await context.audit.accepted();
     }
     let preRestoreBackup: string | undefined;
     if (plan.relations > 0) {

@@ -31,6 +31,7 @@
 
 import { awsModule } from '../../aws/clients.js';
 import { usageError } from '../../core/errors.js';
+import { auditSinkCheck } from './checks/audit-sink.js';
 import { rdsEndpointCheck, rdsInstanceCheck, secretCheck } from './checks/database.js';
 import {
   clusterCheck,
@@ -82,6 +83,7 @@ export const CHECKS: readonly CheckSpec<DoctorContext>[] = [
   databaseErrorsCheck,
   probeCheck,
   readerCheck,
+  auditSinkCheck,
 ];
 
 export const DEFAULT_TIMEOUT_MS = 10_000;

@@ -38,6 +38,8 @@ export function sessionAudit(context: RemoteContext, kind: SessionKind, command:
         outcome: 'started',
       };
       log.append(base);
+      // auditRequired: nothing starts in the container before the shared trail took the line.
+      await log.accepted();
       startedAt = performance.now();
     },
     ended({ exitStatus, error }) {

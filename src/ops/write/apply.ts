@@ -89,9 +89,10 @@ export async function applyWrite(
         })
       : undefined;
     const outcome = (
-      status: 'commit-pending' | 'committed',
+      status: 'commit-pending' | 'committed' | 'rolled-back',
       durable: boolean,
       undoFile: string | undefined,
+      failure?: CoderdbError,
     ) => {
       plan.statements.forEach((entry, index) => {
         if (entry.statement.effect === 'read') return;
@@ -103,12 +104,21 @@ export async function applyWrite(
             rows: results[index]?.rowCount ?? null,
             ...(request.reason ? { reason: request.reason } : {}),
             ...(undoFile ? { undoFile } : {}),
+            ...(failure ? { error: failure.message, code: failure.code } : {}),
           },
           { durable },
         );
       });
     };
     outcome('commit-pending', true, pendingUndo);
+    try {
+      // auditRequired: no COMMIT until the shared trail took the commit-pending lines.
+      await context.audit.accepted();
+    } catch (error) {
+      if (pendingUndo) discardUndoFile(pendingUndo);
+      outcome('rolled-back', false, undefined, error as CoderdbError);
+      throw error;
+    }
     await options.beforeCommit?.();
     try {
       await db.commit();

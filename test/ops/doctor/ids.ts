@@ -27,4 +27,5 @@ export const DOCUMENTED_IDS = [
   'logs.database-errors',
   'probe.select',
   'reader.role',
+  'audit.sink',
 ];

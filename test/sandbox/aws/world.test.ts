@@ -57,6 +57,10 @@ describe('scenarios', () => {
         'exec-logging-target-missing',
         'db-errors-in-logs',
         'psql-missing',
+        'audit-sink-unreachable',
+        'audit-sink-throttled',
+        'audit-sink-denied',
+        'audit-group-missing',
       ]),
     );
   });
