@@ -52,7 +52,14 @@ const asRoot = (): boolean => process.getuid?.() === 0;
 
 /** Runs a server binary as the postgres OS user when we are root, as ourselves otherwise. */
 function command(bin: string, args: string[]): [string, string[]] {
-  return asRoot() ? ['runuser', ['-u', OS_USER, '--', bin, ...args]] : [bin, args];
+  return asRoot() ? [runuser(), ['-u', OS_USER, '--', bin, ...args]] : [bin, args];
+}
+
+/** runuser lives in sbin, which a user's PATH (and npm's) often leaves out. */
+function runuser(): string {
+  return (
+    ['/usr/sbin/runuser', '/sbin/runuser', '/usr/bin/runuser'].find((path) => existsSync(path)) ?? 'runuser'
+  );
 }
 
 async function osUserIds(name: string): Promise<{ uid: number; gid: number }> {
