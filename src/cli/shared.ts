@@ -24,6 +24,8 @@ export interface GlobalOptions {
   format?: string;
   showSecrets?: boolean;
   verbose?: boolean;
+  /** false with --no-reuse: no warm session (coderdb connect) for this command. */
+  reuse?: boolean;
 }
 
 export function globals(command: Command): GlobalOptions {
@@ -64,7 +66,11 @@ export async function withContext<T>(
     import('./interrupt.js'),
   ]);
   const profile = resolveProfile(command);
-  const context = createContext({ resolvedProfile: profile, signal: interruption });
+  const context = createContext({
+    resolvedProfile: profile,
+    signal: interruption,
+    reuseWarmSession: globals(command).reuse !== false,
+  });
   if (process.stderr.isTTY || globals(command).verbose) {
     const { announceOnce } = await import('./context-line.js');
     const color = Boolean(process.stderr.isTTY) && !process.env.NO_COLOR;
