@@ -62,7 +62,12 @@ Examples:
         await serve(profile, { lifetimeMs, idleLimitMs });
         return;
       }
-      const { findHolder } = await import('../../holder/reuse.js');
+      const [{ findHolder }, { privateHolderDir }] = await Promise.all([
+        import('../../holder/reuse.js'),
+        import('../../holder/dir.js'),
+      ]);
+      // Refused here, before anything starts, when the directory is not the user's alone.
+      privateHolderDir();
       const existing = await findHolder(profile, () => undefined);
       if (existing) {
         printConnected(existing.info, outputFormat(cmd) === 'json', 'already connected');
