@@ -51,13 +51,14 @@ export function createContext(options: ContextOptions = {}): CoderdbContext {
 export function createTransport(profile: Profile, aws: AwsSession, reuseWarmSession = false): Transport {
   const warm = reuseWarmSession && profile.transport !== 'direct' && profile.transport !== 'exec';
   if (warm && !(profile.transport === 'auto' && hasExplicitUrl(profile))) {
+    const cold = async () =>
+      profile.transport === 'tunnel'
+        ? (await import('./transport/tunnel.js')).tunnelTransport(profile, aws)
+        : (await import('./transport/auto.js')).autoTransport(profile, aws);
     return lazyTransport(profile.transport, async () => {
       const { findHolder, warmTransport } = await import('./holder/reuse.js');
       const holder = await findHolder(profile);
-      if (holder) return warmTransport(holder);
-      return profile.transport === 'tunnel'
-        ? (await import('./transport/tunnel.js')).tunnelTransport(profile, aws)
-        : (await import('./transport/auto.js')).autoTransport(profile, aws);
+      return holder ? warmTransport(holder, cold) : cold();
     });
   }
   switch (profile.transport) {

@@ -15,6 +15,7 @@ import { Socket } from 'node:net';
 import { awsModule, awsSettings } from '../aws/clients.js';
 import type { AwsSession } from '../aws/session.js';
 import type { Profile } from '../core/config.js';
+import { usageError } from '../core/errors.js';
 import { scrub } from '../core/secret.js';
 import { directTransport } from '../transport/direct.js';
 import { describeTarget, type PgTarget } from '../transport/pg-url.js';
@@ -22,6 +23,7 @@ import type { Tunnel } from '../transport/tunnel.js';
 import { checkPrivate, type HolderFiles } from './dir.js';
 import { formatDuration } from './duration.js';
 import {
+  ask,
   type ControlReply,
   type ControlRequest,
   type HolderInfo,
@@ -51,8 +53,24 @@ export interface HolderOptions {
   signal?: AbortSignal;
 }
 
-/** Sockets made as the holder starts (a crash can leave them behind); only the user's own are removed. */
-export function removeStaleSockets(files: HolderFiles): void {
+/**
+ * Removes sockets a holder that crashed left behind (only the user's own), and refuses to start
+ * beside a holder that still answers: two `coderdb connect` at once must not unlink each other.
+ */
+export async function removeStaleSockets(files: HolderFiles): Promise<void> {
+  if (existsSync(files.control)) {
+    checkPrivate(files.control, 'socket');
+    const reply = await ask(files.control, { op: 'hello' }, 1_000).catch(() => undefined);
+    if (reply?.ok) {
+      throw usageError(
+        'holder.running',
+        `a warm session for profile ${reply.info?.profile} is already running`,
+        {
+          hint: 'coderdb connect --status lists it; coderdb disconnect ends it',
+        },
+      );
+    }
+  }
   for (const path of [files.control, files.relay]) {
     if (!existsSync(path)) continue;
     checkPrivate(path, 'socket');
@@ -63,24 +81,31 @@ export function removeStaleSockets(files: HolderFiles): void {
 /** Runs the holder until it ends; resolves with why it ended. */
 export async function runHolder(options: HolderOptions): Promise<string> {
   const { profile, aws, files } = options;
-  removeStaleSockets(files);
+  await removeStaleSockets(files);
   rmQuiet(files.ended);
   const startedAt = Date.now();
   let lastUsedAt = startedAt;
   let served = 0;
   let active = 0;
   let pinging = false;
+  /** Traffic on the SSM session (clients or keep-alives), which Session Manager's idle timeout sees. */
+  let lastTrafficAt = startedAt;
+  let keepAlives = 0;
+  let keepAliveAccepted = false;
 
   const { openTunnel } = await import('../transport/tunnel.js');
   const tunnel: Tunnel = await openTunnel(profile, aws, {
     socketPath: files.relay,
     onAccept(socket) {
-      if (pinging) return;
-      served += 1;
+      // The keep-alive's own connection is the first one taken while it runs; any other is a client.
+      const isKeepAlive = pinging && !keepAliveAccepted;
+      if (isKeepAlive) keepAliveAccepted = true;
+      else served += 1;
       active += 1;
       socket.once('close', () => {
         active -= 1;
-        lastUsedAt = Date.now();
+        lastTrafficAt = Date.now();
+        if (!isKeepAlive) lastUsedAt = lastTrafficAt;
       });
     },
   });
@@ -119,6 +144,7 @@ export async function runHolder(options: HolderOptions): Promise<string> {
     identity: identity ?? null,
     startedAt: new Date(startedAt).toISOString(),
     lastUsedAt: new Date(lastUsedAt).toISOString(),
+    keepAlives,
     served,
     active,
     idleLimitMs: options.idleLimitMs,
@@ -183,11 +209,14 @@ export async function runHolder(options: HolderOptions): Promise<string> {
   });
   if (tunnel.mode === 'basic') {
     every(Math.max(1_000, Math.trunc(options.keepAliveMs / 4)), () => {
-      if (active > 0 || pinging || Date.now() - lastUsedAt < options.keepAliveMs) return;
+      if (active > 0 || pinging || Date.now() - lastTrafficAt < options.keepAliveMs) return;
       pinging = true;
+      keepAliveAccepted = false;
       void keepAlive(tunnel, files.relay).finally(() => {
         pinging = false;
-        lastUsedAt = Math.max(lastUsedAt, Date.now() - options.keepAliveMs / 2);
+        keepAlives += 1;
+        // The idle limit counts from the last client, not from keep-alives.
+        lastTrafficAt = Date.now();
       });
     });
   }

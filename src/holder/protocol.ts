@@ -23,6 +23,8 @@ export interface HolderInfo {
   startedAt: string;
   /** When a client last finished (or the holder started); idle time counts from here. */
   lastUsedAt: string;
+  /** `SELECT 1`s sent to keep an old agent's single-connection session from its idle timeout. */
+  keepAlives: number;
   /** Client connections relayed so far, and open now. */
   served: number;
   active: number;

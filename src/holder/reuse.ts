@@ -6,6 +6,7 @@
 
 import { existsSync, readFileSync, unlinkSync } from 'node:fs';
 import type { Profile } from '../core/config.js';
+import { CoderdbError } from '../core/errors.js';
 import { rememberSecret, Secret } from '../core/secret.js';
 import { directTransport } from '../transport/direct.js';
 import type { PgTarget } from '../transport/pg-url.js';
@@ -47,15 +48,36 @@ export async function findHolder(
   return { info: reply.info, control: files.control, relay: files.relay };
 }
 
-/** A Transport whose sessions go through the holder's relay. */
-export function warmTransport(holder: WarmHolder): Transport {
+/**
+ * A Transport whose sessions go through the holder's relay. A holder that ends (or stops
+ * answering) between the command's look-up and a session is replaced by `fallback`, the transport
+ * the command would have used without it, after one line saying so.
+ */
+export function warmTransport(
+  holder: WarmHolder,
+  fallback: () => Promise<Transport>,
+  say: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
+): Transport {
   const { info } = holder;
-  const described = `tunnel (reused) ${info.database} via task ${info.task} (warm session, pid ${info.pid})`;
+  let described = `tunnel (reused) ${info.database} via task ${info.task} (warm session, pid ${info.pid})`;
+  let cold: Transport | undefined;
   return {
     name: 'tunnel',
-    describe: () => described,
+    describe: () => cold?.describe() ?? described,
     async open(options: OpenOptions = {}): Promise<DbSession> {
-      const target = await targetFrom(holder, options.role ?? 'main');
+      if (cold) return cold.open(options);
+      let target: PgTarget;
+      try {
+        target = await targetFrom(holder, options.role ?? 'main');
+      } catch (error) {
+        if (!(error instanceof CoderdbError) || !error.code.startsWith('holder.')) throw error;
+        say(
+          `coderdb: the warm session for profile ${info.profile} is gone (${error.message}); opening a fresh session`,
+        );
+        cold = await fallback();
+        described = cold.describe();
+        return cold.open(options);
+      }
       const session = await directTransport({
         name: 'tunnel',
         target: async () => target,
@@ -78,7 +100,6 @@ export function warmTransport(holder: WarmHolder): Transport {
 async function targetFrom(holder: WarmHolder, role: 'main' | 'reader'): Promise<PgTarget> {
   const reply = await ask(holder.control, { op: 'target', role });
   if (!reply.ok) {
-    const { CoderdbError } = await import('../core/errors.js');
     throw new CoderdbError('connection', reply.code, reply.message, reply.hint ? { hint: reply.hint } : {});
   }
   return fromWire(reply.target as WireTarget);
