@@ -5,11 +5,12 @@
 import { chmodSync, chownSync, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SANDBOX_CREDENTIALS } from '../../src/core/sandbox-state.js';
 import type { HolderInfo } from '../../src/holder/protocol.js';
 import type { CliResult } from '../helpers/cli.js';
 import { startSandbox, type TestSandbox } from '../helpers/sandbox.js';
 import { until } from '../helpers/wait.js';
-import { control } from './tunnel-helpers.js';
+import { awsProfileHome, control } from './tunnel-helpers.js';
 
 interface AuditLine {
   transport: string;
@@ -182,6 +183,30 @@ describe('coderdb connect: warm sessions', () => {
     expect((await run(['disconnect'])).code).toBe(0);
     await expectGone(info);
     expect(existsSync(holderDir())).toBe(true);
+  });
+
+  it('serves an AWS profile (no URL, the default transport) without any flag', async () => {
+    const operator = awsProfileHome(sandbox.state, SANDBOX_CREDENTIALS);
+    const env = { XDG_RUNTIME_DIR: join(operator.dir, 'run') };
+    try {
+      const connected = await operator.cli(['connect', '-o', 'json'], { env, timeoutMs: 120_000 });
+      expect(connected.stderr).toBe('');
+      const info = JSON.parse(connected.stdout) as HolderInfo;
+      started.add(info.pid);
+      const sql = 'select count(*)::int as users from users';
+      const reused = await operator.cli(['query', sql, '-o', 'json'], { env });
+      const direct = await tunnel('--transport', 'direct', 'query', sql, '-o', 'json');
+      expect(reused).toMatchObject({ code: 0, stderr: '', stdout: direct.stdout });
+      const lines = readFileSync(join(operator.dir, 'state', 'coderdb', 'audit.jsonl'), 'utf8')
+        .trim()
+        .split('\n');
+      expect((JSON.parse(lines.at(-1) as string) as AuditLine).transport).toBe('tunnel (reused)');
+      expect((await operator.cli(['disconnect', '--all'], { env })).code).toBe(0);
+      await until(() => !alive(info.pid), 30_000, 'the holder to exit');
+      started.delete(info.pid);
+    } finally {
+      operator.remove();
+    }
   });
 
   it('says exec is not held yet, and that a profile with a URL has nothing to hold', async () => {
