@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import type { Profile } from '../core/config.js';
 import { refusedError } from '../core/errors.js';
 import { paths } from '../core/paths.js';
+import { redactUrl } from '../core/secret.js';
 
 export function holderDir(env: NodeJS.ProcessEnv = process.env): string {
   const runtime = env.XDG_RUNTIME_DIR;
@@ -46,16 +47,19 @@ export function checkPrivate(path: string, kind: 'directory' | 'socket'): void {
 }
 
 /**
- * What a holder is for: the profile, region, cluster, AWS endpoint and the source of the AWS
- * identity (named AWS profile or access key id, both known without a network call). A command whose
- * key differs never uses the holder, so a switched AWS_PROFILE or access key opens its own session.
+ * What a holder is for: the profile, region, cluster, service, task and database it reaches, the
+ * AWS endpoint and the source of the AWS identity (named AWS profile or access key id, both known
+ * without a network call). A command whose key differs never uses the holder, so a switched
+ * AWS_PROFILE or access key, --task or --url opens its own session. No secret goes into the key.
  */
 export function holderKey(profile: Profile, env: NodeJS.ProcessEnv = process.env): string {
   const identity = [
     profile.awsProfile ?? env.AWS_PROFILE ?? env.AWS_DEFAULT_PROFILE ?? '',
     env.AWS_ACCESS_KEY_ID ?? '',
   ];
-  const parts = [profile.name, profile.region, profile.cluster, profile.awsEndpoint ?? '', ...identity];
+  const database = [profile.secretId, profile.url ? redactUrl(profile.url.reveal()) : ''];
+  const where = [profile.region, profile.cluster, profile.service, profile.container, profile.task ?? ''];
+  const parts = [profile.name, ...where, ...database, profile.awsEndpoint ?? '', ...identity];
   return createHash('sha256').update(JSON.stringify(parts)).digest('hex').slice(0, 16);
 }
 
