@@ -69,7 +69,7 @@ export async function withContext<T>(
   const context = createContext({
     resolvedProfile: profile,
     signal: interruption,
-    reuseWarmSession: globals(command).reuse !== false,
+    reuseWarmSession: globals(command).reuse !== false && !CHECKS_OWN_PATH.has(commandPath(command)),
   });
   if (process.stderr.isTTY || globals(command).verbose) {
     const { announceOnce } = await import('./context-line.js');
@@ -88,6 +88,9 @@ export async function withContext<T>(
     context.dispose();
   }
 }
+
+/** Commands that check the path a command takes on its own, so never a warm session's. */
+const CHECKS_OWN_PATH = new Set(['doctor']);
 
 /** `templates set-description`, `query`: the command as typed, without the program's name. */
 function commandPath(command: Command): string {
