@@ -209,6 +209,28 @@ describe('coderdb connect: warm sessions', () => {
     }
   });
 
+  it('ends when its AWS credentials expire, saying so', async () => {
+    const operator = awsProfileHome(sandbox.state, SANDBOX_CREDENTIALS);
+    const expires = new Date(Date.now() + 15_000).toISOString();
+    const env = { XDG_RUNTIME_DIR: join(operator.dir, 'run'), AWS_CREDENTIAL_EXPIRATION: expires };
+    try {
+      const connected = await operator.cli(['connect', '-o', 'json'], { env, timeoutMs: 120_000 });
+      expect(connected.stderr).toBe('');
+      const info = JSON.parse(connected.stdout) as HolderInfo;
+      started.add(info.pid);
+      await until(() => !alive(info.pid), 60_000, 'the holder to end with its credentials');
+      started.delete(info.pid);
+      const next = await operator.cli(['query', 'select 1'], {
+        env: { XDG_RUNTIME_DIR: env.XDG_RUNTIME_DIR },
+      });
+      expect(next.code).toBe(0);
+      expect(next.stderr).toContain(`ended (its AWS credentials expired at ${expires})`);
+      expect((await control(sandbox.state).session(info.sessionId)).stats?.flagsReceived).toContain(2);
+    } finally {
+      operator.remove();
+    }
+  });
+
   it('says exec is not held yet, and that a profile with a URL has nothing to hold', async () => {
     const exec = await run(['--transport', 'exec', 'connect']);
     expect(exec).toMatchObject({
