@@ -8,6 +8,7 @@ import { type LoadOptions, loadProfile, type Profile, type TransportName } from 
 import { usageError } from './core/errors.js';
 import type { DisabledLayers } from './core/layers.js';
 import type { Context } from './ops/db.js';
+import { hasExplicitUrl } from './transport/auto.js';
 import { directTransport } from './transport/direct.js';
 import { resolveTarget } from './transport/resolve.js';
 import type { Transport } from './transport/types.js';
@@ -26,12 +27,17 @@ export interface ContextOptions extends LoadOptions {
   signal?: AbortSignal;
   /** Test-only: defence layers to switch off, to prove that each other layer holds alone. */
   disabledLayers?: DisabledLayers;
+  /**
+   * Go through the profile's warm session (`coderdb connect`, src/holder/) when one is alive and
+   * the transport is tunnel, or auto with no URL. The CLI does unless --no-reuse; default false.
+   */
+  reuseWarmSession?: boolean;
 }
 
 export function createContext(options: ContextOptions = {}): CoderdbContext {
   const profile = options.resolvedProfile ?? loadProfile(options);
   const aws = new AwsSession(profile);
-  const transport = createTransport(profile, aws);
+  const transport = createTransport(profile, aws, options.reuseWarmSession ?? false);
   const audit = new AuditLog(options.auditFile, auditSink(profile));
   return {
     profile,
@@ -66,7 +72,19 @@ function auditSink(profile: Profile): AuditSink | undefined {
   return cloudWatchAuditSink(profile, profile.auditLogGroup);
 }
 
-export function createTransport(profile: Profile, aws: AwsSession): Transport {
+export function createTransport(profile: Profile, aws: AwsSession, reuseWarmSession = false): Transport {
+  const warm = reuseWarmSession && profile.transport !== 'direct' && profile.transport !== 'exec';
+  if (warm && !(profile.transport === 'auto' && hasExplicitUrl(profile))) {
+    const cold = async () =>
+      profile.transport === 'tunnel'
+        ? (await import('./transport/tunnel.js')).tunnelTransport(profile, aws)
+        : (await import('./transport/auto.js')).autoTransport(profile, aws);
+    return lazyTransport(profile.transport, async () => {
+      const { findHolder, warmTransport } = await import('./holder/reuse.js');
+      const holder = await findHolder(profile);
+      return holder ? warmTransport(holder, cold) : cold();
+    });
+  }
   switch (profile.transport) {
     case 'direct':
       return directTransport({ target: (open) => resolveTarget(profile, aws, open.role) });

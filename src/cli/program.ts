@@ -7,6 +7,7 @@ import { registerAdmin } from './commands/admin.js';
 import { registerBackup } from './commands/backup.js';
 import { registerCatalog } from './commands/catalog.js';
 import { registerCoder } from './commands/coder.js';
+import { registerConnect } from './commands/connect.js';
 import { registerConsole } from './commands/console.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerQuery } from './commands/query.js';
@@ -52,6 +53,7 @@ export function buildProgram(): Command {
     .option('--aws-profile <name>', 'AWS profile for credentials (default: the SDK default chain)')
     .option('--iam-auth', 'RDS IAM authentication: sign a token instead of using the password')
     .option('--install-client', 'exec transport: install psql in the container (apk) if it is missing')
+    .option('--no-reuse', 'open a session of its own even when a warm one (coderdb connect) is there')
     .addOption(
       new Option('-o, --format <format>', 'output format')
         .choices(['table', 'json', 'csv', 'ndjson'])
@@ -89,6 +91,7 @@ Try it without AWS: coderdb sandbox demo`,
   registerDoctor(program);
   registerRemote(program);
   registerTunnel(program);
+  registerConnect(program);
   registerSetup(program);
   registerSandbox(program);
   return program;

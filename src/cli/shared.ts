@@ -24,6 +24,8 @@ export interface GlobalOptions {
   format?: string;
   showSecrets?: boolean;
   verbose?: boolean;
+  /** false with --no-reuse: no warm session (coderdb connect) for this command. */
+  reuse?: boolean;
 }
 
 export function globals(command: Command): GlobalOptions {
@@ -64,7 +66,11 @@ export async function withContext<T>(
     import('./interrupt.js'),
   ]);
   const profile = resolveProfile(command);
-  const context = createContext({ resolvedProfile: profile, signal: interruption });
+  const context = createContext({
+    resolvedProfile: profile,
+    signal: interruption,
+    reuseWarmSession: globals(command).reuse !== false && !CHECKS_OWN_PATH.has(commandPath(command)),
+  });
   if (process.stderr.isTTY || globals(command).verbose) {
     const { announceOnce } = await import('./context-line.js');
     const color = Boolean(process.stderr.isTTY) && !process.env.NO_COLOR;
@@ -84,6 +90,9 @@ export async function withContext<T>(
     context.dispose();
   }
 }
+
+/** Commands that check the path a command takes on its own, so never a warm session's. */
+const CHECKS_OWN_PATH = new Set(['doctor']);
 
 /** `templates set-description`, `query`: the command as typed, without the program's name. */
 function commandPath(command: Command): string {

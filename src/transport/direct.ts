@@ -2,7 +2,7 @@
 // Rows stream in batches with back-pressure, so a result of any size takes bounded memory, and
 // values stay in PostgreSQL's text format so that every transport prints the same thing.
 
-import { connect as netConnect } from 'node:net';
+import { connect as netConnect, type Socket } from 'node:net';
 import pg from 'pg';
 import type { TransportName } from '../core/config.js';
 import { CoderdbError } from '../core/errors.js';
@@ -36,6 +36,11 @@ export interface DirectTransportOptions {
   name?: TransportName;
   /** Resolves where to connect (URL from flag, env or Secrets Manager; IAM token). */
   target: (options: OpenOptions) => Promise<PgTarget>;
+  /**
+   * The socket node-postgres speaks through, instead of dialling the target's host and port (a warm
+   * holder's Unix socket): node-postgres calls its connect(port, host), which it may ignore.
+   */
+  socket?: () => Socket;
 }
 
 export function directTransport(options: DirectTransportOptions): Transport {
@@ -47,14 +52,20 @@ export function directTransport(options: DirectTransportOptions): Transport {
     async open(openOptions: OpenOptions = {}) {
       const target = await options.target(openOptions);
       described = `${name} ${describeTarget(target)}`;
-      return connect(target, name, openOptions);
+      return connect(target, name, openOptions, options.socket);
     },
   };
 }
 
-async function connect(target: PgTarget, transport: TransportName, options: OpenOptions): Promise<DbSession> {
+async function connect(
+  target: PgTarget,
+  transport: TransportName,
+  options: OpenOptions,
+  socket?: () => Socket,
+): Promise<DbSession> {
   const where = describeTarget(target);
   const config = toClientConfig(target, options.applicationName ?? 'coderdb');
+  if (socket) config.stream = socket;
   // Every ParameterStatus the server sends, from the start-up on: the settings watch's baseline.
   const reported = new Map<string, string>();
   let client: pg.Client;

@@ -41,6 +41,13 @@ export interface TunnelOptions {
   /** A local connection the tunnel could not connect through (ConnectToPortError, TLS failure). */
   onRefused?: (error: CoderdbError) => void;
   log?: (line: string) => void;
+  /**
+   * Listen on this Unix socket instead of 127.0.0.1 (the warm-session holder, src/holder/): only
+   * its owner can reach it. `localPort` is then 0.
+   */
+  socketPath?: string;
+  /** Every local connection the tunnel takes (the holder counts them and watches them close). */
+  onAccept?: (socket: Socket) => void;
 }
 
 export interface Tunnel {
@@ -73,7 +80,9 @@ export async function openTunnel(
   options: TunnelOptions = {},
 ): Promise<Tunnel> {
   // Listen first: a taken port should fail before any session is started on AWS.
-  const server = await listen(options.localPort ?? 0);
+  const server = options.socketPath
+    ? await listenOnSocket(options.socketPath)
+    : await listen(options.localPort ?? 0);
   try {
     const database = await resolveDirectTarget(profile, aws);
     const remote = await remoteEndpoint(database, profile, aws);
@@ -82,7 +91,8 @@ export async function openTunnel(
         ? { host: remote.host, ...(database.sslrootcert ? { ca: readRootCert(database.sslrootcert) } : {}) }
         : undefined;
     const task = await findTask(aws, profile);
-    const localPort = (server.address() as { port: number }).port;
+    const address = server.address();
+    const localPort = typeof address === 'object' && address ? address.port : 0;
     const log = options.log;
     const channel = await openPortChannel(
       aws,
@@ -210,6 +220,7 @@ class LocalTunnel implements Tunnel {
     }
     this.#sockets.add(socket);
     socket.once('close', () => this.#sockets.delete(socket));
+    this.#parts.options.onAccept?.(socket);
     socket.on('error', () => socket.destroy());
     socket.setNoDelay(true);
     void this.#bridge(socket);
@@ -333,6 +344,16 @@ function listen(port: number): Promise<Server> {
     });
     // Never 0.0.0.0: the tunnel is a door to the database for whoever can reach the port.
     server.listen(port, TUNNEL_HOST, () => resolve(server));
+  });
+}
+
+function listenOnSocket(path: string): Promise<Server> {
+  const server = createServer();
+  return new Promise((resolve, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      reject(usageError('tunnel.socket', `cannot listen on ${path}: ${error.code ?? error.message}`));
+    });
+    server.listen(path, () => resolve(server));
   });
 }
 

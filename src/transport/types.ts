@@ -30,8 +30,11 @@ export interface ServerInfo {
   user: string;
 }
 
+/** A session's transport as the audit log names it: a warm holder's sessions say `(reused)`. */
+export type SessionTransport = TransportName | 'tunnel (reused)' | 'exec (reused)';
+
 export interface DbSession {
-  readonly transport: TransportName;
+  readonly transport: SessionTransport;
   readonly server: ServerInfo;
   /** Whether `COPY … TO STDOUT` streams its data as `copy` events (used for fast CSV export). */
   readonly copyOut?: boolean;
