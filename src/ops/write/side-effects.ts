@@ -6,6 +6,7 @@
 // hidden in a trigger cannot be seen beforehand; `sessionAdvancedSequence` notices it afterwards.
 
 import { refusedError } from '../../core/errors.js';
+import { SURVIVES_ROLLBACK, WRITING_FUNCTIONS } from '../../sql/function-effects.js';
 import { reachableNames } from '../../sql/functions.js';
 import type { AnalyzedStatement } from '../../sql/guard.js';
 import { quoteLiteral } from '../../sql/literal.js';
@@ -13,49 +14,6 @@ import { parseStatements } from '../../sql/parser.js';
 import { walk } from '../../sql/tree.js';
 import type { Db } from '../db.js';
 import { qualifiedName, type TableInfo } from './table.js';
-
-/** Functions whose effect survives a ROLLBACK, with what the effect is. */
-const NOT_ROLLED_BACK: Record<string, string> = {
-  nextval: 'advances a sequence',
-  setval: 'sets a sequence',
-  pg_terminate_backend: 'terminates a database session',
-  pg_cancel_backend: 'cancels a running query',
-  pg_advisory_lock: 'takes a session lock',
-  pg_advisory_lock_shared: 'takes a session lock',
-  pg_try_advisory_lock: 'takes a session lock',
-  pg_try_advisory_lock_shared: 'takes a session lock',
-  pg_reload_conf: 'reloads the server configuration',
-  pg_rotate_logfile: 'rotates the server log',
-  pg_switch_wal: 'switches the WAL file',
-  pg_create_restore_point: 'writes a WAL restore point',
-  pg_promote: 'promotes a standby',
-  pg_log_backend_memory_contexts: 'writes to the server log',
-  pg_stat_reset: 'resets statistics',
-  pg_stat_reset_shared: 'resets statistics',
-  pg_stat_reset_single_table_counters: 'resets statistics',
-  pg_stat_reset_single_function_counters: 'resets statistics',
-  pg_stat_reset_slru: 'resets statistics',
-  pg_stat_reset_replication_slot: 'resets statistics',
-  pg_create_physical_replication_slot: 'creates a replication slot',
-  pg_create_logical_replication_slot: 'creates a replication slot',
-  pg_drop_replication_slot: 'drops a replication slot',
-  pg_copy_logical_replication_slot: 'creates a replication slot',
-  pg_copy_physical_replication_slot: 'creates a replication slot',
-  pg_logical_slot_get_changes: 'consumes changes from a replication slot',
-  pg_logical_slot_get_binary_changes: 'consumes changes from a replication slot',
-  pg_replication_slot_advance: 'advances a replication slot',
-  lo_export: 'writes a file on the database server',
-  pg_file_write: 'writes a file on the database server',
-  pg_file_rename: 'renames a file on the database server',
-  pg_file_unlink: 'deletes a file on the database server',
-  pg_file_sync: 'writes a file on the database server',
-  dblink: 'runs SQL on another server, outside this transaction',
-  dblink_exec: 'runs SQL on another server, outside this transaction',
-  dblink_open: 'runs SQL on another server, outside this transaction',
-  dblink_send_query: 'runs SQL on another server, outside this transaction',
-  dblink_connect: 'opens a connection to another server',
-  dblink_connect_u: 'opens a connection to another server',
-};
 
 /**
  * The names (lower case, without schema) of the functions a parse tree can call: calls by name
@@ -74,7 +32,7 @@ export function calledFunctions(tree: unknown, type = 'SelectStmt'): string[] {
 /** The first function of `names` whose effect a rollback does not undo, with that effect. */
 export function notRolledBack(names: Iterable<string>): { name: string; effect: string } | undefined {
   for (const name of names) {
-    const effect = NOT_ROLLED_BACK[name];
+    const effect = SURVIVES_ROLLBACK.has(name) ? WRITING_FUNCTIONS[name] : undefined;
     if (effect) return { name, effect };
   }
   return undefined;
