@@ -23,7 +23,16 @@ import {
   watchedValues,
   watchesSettings,
 } from './session-guard.js';
-import type { DbSession, OpenOptions, QueryEvent, ServerInfo, Transport } from './types.js';
+import {
+  type Around,
+  aroundOneByOne,
+  type DbSession,
+  markFailedBefore,
+  type OpenOptions,
+  type QueryEvent,
+  type ServerInfo,
+  type Transport,
+} from './types.js';
 
 const BATCH_ROWS = 1000;
 const CLOSE_TIMEOUT_MS = 5000;
@@ -131,6 +140,8 @@ class PgSession implements DbSession {
   #reportedWatch: SettingsWatch | undefined;
   /** Why the watch ended the session; every later statement fails with it. */
   #watchFailure: CoderdbError | undefined;
+  /** The pipelined statements in flight (executeAround): only the operator's notices are kept. */
+  #pipeline: RowStream | undefined;
 
   #interrupted: CoderdbError | undefined;
   #signal: AbortSignal | undefined;
@@ -150,6 +161,7 @@ class PgSession implements DbSession {
     this.#singleStatement = sendsSingleStatements(options);
     this.#teardown = teardownStatement(options);
     client.on('notice', (notice) => {
+      if (this.#pipeline && !this.#pipeline.inMain) return;
       this.#notices.push({
         kind: 'notice',
         severity: notice.severity ?? 'NOTICE',
@@ -200,7 +212,69 @@ class PgSession implements DbSession {
       if (event.kind === 'done') commands.push(event.command);
       yield event;
     }
-    if (this.#watch) await this.#checkAfter(before, commands);
+    if (this.#watch) {
+      const after = this.client.getTransactionStatus();
+      await this.#checkAfter(before, after, commands, async () => (await this.quiet(WATCH_QUERY))[0]);
+    }
+  }
+
+  /**
+   * The statements of `around` and the statement in one write: the `before` statements and the
+   * statement share one Sync (an error in one skips the rest, the statement included), then the
+   * watch query and each `after` statement have a Sync of their own, so that they run whatever the
+   * statement did. The responses are read in order by queued submittables that send nothing.
+   * Nothing of the operator's follows the statement, so running coderdb's own statements after it
+   * without waiting changes nothing the checks rely on: the watch sees the same row it would have
+   * read one round trip later. (Without the single-statement layer, one at a time, as before.)
+   */
+  async *executeAround(sql: string, around: Around): AsyncGenerator<QueryEvent> {
+    if (!this.#singleStatement) {
+      // The simple query protocol carries one text at a time.
+      yield* aroundOneByOne(this, sql, around);
+      return;
+    }
+    const watch = this.#watch ? new Trailer() : undefined;
+    const after = around.after.map(() => new Trailer());
+    const trailing = [...(watch ? [WATCH_QUERY] : []), ...around.after];
+    const stream = new RowStream(sql, true, { before: around.before, trailing });
+    const before = around.before.length > 0 ? 'T' : this.client.getTransactionStatus();
+    let status: string | null = null;
+    stream.onReady = () => {
+      status = this.client.getTransactionStatus();
+    };
+    const commands: string[] = [];
+    this.#pipeline = stream;
+    try {
+      try {
+        for await (const event of this.#statement(sql, stream, [...(watch ? [watch] : []), ...after])) {
+          if (event.kind === 'done') commands.push(event.command);
+          yield event;
+        }
+      } catch (error) {
+        await settled([...(watch ? [watch] : []), ...after]);
+        const index = stream.failedAt;
+        throw index !== undefined && index < around.before.length ? markFailedBefore(error, index) : error;
+      }
+      if (watch) {
+        // The status the statement left, not the client's latest (the ROLLBACK's may be in already).
+        await this.#checkAfter(before, status, commands, async () => {
+          await watch.settled;
+          if (watch.error) throw fromPgError(watch.error, this.where);
+          return watch.rows[0];
+        }).catch(async (error: unknown) => {
+          await settled(after);
+          throw error;
+        });
+      }
+      await settled(after);
+      // An `after` statement that failed (a ROLLBACK) leaves a transaction nothing may run in.
+      if (after.some((trailer) => trailer.error) && this.client.getTransactionStatus() !== 'I') {
+        this.#broken ??= new Error(`${around.after.join('; ')} failed`);
+        this.#destroySocket();
+      }
+    } finally {
+      this.#pipeline = undefined;
+    }
   }
 
   /**
@@ -208,8 +282,12 @@ class PgSession implements DbSession {
    * ends transactions (a COMMIT smuggled into the text) ends the session, and so does a watched
    * setting that changed without the server reporting it (the role; older servers).
    */
-  async #checkAfter(before: string | null, commands: string[]): Promise<void> {
-    const after = this.client.getTransactionStatus();
+  async #checkAfter(
+    before: string | null,
+    after: string | null,
+    commands: string[],
+    watchRow: () => Promise<RawRow | undefined>,
+  ): Promise<void> {
     const legitimateEnd = commands.length === 1 && endsTransaction(commands[0]!);
     if ((before === 'T' || before === 'E') && after === 'I' && !legitimateEnd) {
       this.#endByWatch(transactionEnded());
@@ -218,7 +296,7 @@ class PgSession implements DbSession {
     // Nothing runs in a failed transaction until it is rolled back; transaction control changes
     // no watched setting that was not reported already (ROLLBACK can only restore them).
     if (after === 'E' || (commands.length === 1 && controlsTransaction(commands[0]!))) return;
-    const [row] = await this.quiet(WATCH_QUERY);
+    const row = await watchRow();
     const failure = row ? this.#watch?.checkRow(row) : transactionEnded();
     if (failure) {
       this.#endByWatch(failure);
@@ -232,14 +310,19 @@ class PgSession implements DbSession {
     this.#destroySocket();
   }
 
-  async *#statement(sql: string): AsyncGenerator<QueryEvent> {
+  async *#statement(
+    sql: string,
+    stream = new RowStream(sql, this.#singleStatement),
+    trailers: Trailer[] = [],
+  ): AsyncGenerator<QueryEvent> {
     if (this.#interrupted) throw this.#interrupted;
     if (this.#watchFailure) throw this.#watchFailure;
     if (this.#broken) throw fromPgError(this.#broken, this.where);
-    const stream = new RowStream(sql, this.#singleStatement);
     const socket = connectionOf(this.client).stream;
     stream.onPressure = (high) => (high ? socket.pause() : socket.resume());
     this.client.query(stream);
+    // Queued right behind it: their messages leave with the stream's, their responses follow.
+    for (const trailer of trailers) this.client.query(trailer);
     let completed = false;
     try {
       for (;;) {
@@ -341,6 +424,13 @@ class PgSession implements DbSession {
  */
 class RowStream implements pg.Submittable {
   onPressure: (high: boolean) => void = () => undefined;
+  /** Called at the statement's ReadyForQuery (the client's transaction status is the one it left). */
+  onReady: () => void = () => undefined;
+  /** Index of the statement that failed, counting `before` statements first. */
+  failedAt: number | undefined;
+  /** The statement running now: `before` statements come first, then this one (at #main). */
+  #index = 0;
+  readonly #main: number;
   #queue: (QueryEvent | Error)[] = [];
   #batch: RawRow[] = [];
   /** COPY data not yet queued: a block of our own that the messages' bytes are copied into. */
@@ -353,10 +443,26 @@ class RowStream implements pg.Submittable {
   #ended = false;
   #wake: (() => void) | undefined;
 
+  /**
+   * With `pipeline` (extended protocol only), the `before` statements precede this one under the
+   * same Sync and only this one's events are passed on; the `trailing` statements follow, each
+   * with its own Sync, for Trailers queued behind this stream to read.
+   */
   constructor(
     private readonly text: string,
     private readonly extended = true,
-  ) {}
+    private readonly pipeline: { before: readonly string[]; trailing: readonly string[] } = {
+      before: [],
+      trailing: [],
+    },
+  ) {
+    this.#main = pipeline.before.length;
+  }
+
+  /** Whether what the server sends now is about this statement (not one of coderdb's around it). */
+  get inMain(): boolean {
+    return this.#index === this.#main && !this.#ended && this.failedAt === undefined;
+  }
 
   submit(pgConnection: pg.Connection): void {
     const connection = pgConnection as unknown as ExtendedConnection;
@@ -364,25 +470,35 @@ class RowStream implements pg.Submittable {
       connection.query(this.text);
       return;
     }
-    // Corked, so that the five messages leave in one packet.
-    connection.stream.cork?.();
-    try {
-      connection.parse({ text: this.text, name: '', types: [] });
+    const send = (text: string) => {
+      connection.parse({ text, name: '', types: [] });
       connection.bind({ portal: '', statement: '', values: [] });
       connection.describe({ type: 'P', name: '' });
       connection.execute({ portal: '', rows: 0 });
+    };
+    // Corked, so that the messages leave in one packet.
+    connection.stream.cork?.();
+    try {
+      for (const text of this.pipeline.before) send(text);
+      send(this.text);
       connection.sync();
+      for (const text of this.pipeline.trailing) {
+        send(text);
+        connection.sync();
+      }
     } finally {
       connection.stream.uncork?.();
     }
   }
 
   handleRowDescription(message: { fields: pg.FieldDef[] }): void {
+    if (!this.inMain) return;
     this.#flushBatch();
     this.#push({ kind: 'fields', fields: message.fields.map(toField) });
   }
 
   handleDataRow(message: { fields: (string | null)[] }): void {
+    if (!this.inMain) return;
     this.#batch.push(message.fields);
     this.#bufferedRows += 1;
     if (this.#batch.length >= BATCH_ROWS) this.#flushBatch();
@@ -390,6 +506,11 @@ class RowStream implements pg.Submittable {
   }
 
   handleCommandComplete(message: { text: string }): void {
+    if (!this.inMain) {
+      this.#index += 1;
+      return;
+    }
+    this.#index += 1;
     this.#flushBatch();
     const [command = '', ...rest] = message.text.split(' ');
     const count = Number(rest.at(-1));
@@ -402,6 +523,7 @@ class RowStream implements pg.Submittable {
    * the parser overwrites with later socket data when a message straddles two reads.
    */
   handleCopyData(message: { chunk: Buffer }): void {
+    if (!this.inMain) return;
     const chunk = message.chunk;
     if (this.#copy && this.#copyBytes + chunk.length > this.#copy.length) this.#flushCopy();
     if (!this.#copy) {
@@ -415,10 +537,14 @@ class RowStream implements pg.Submittable {
   }
 
   handleEmptyQuery(): void {
+    const main = this.inMain;
+    this.#index += 1;
+    if (!main) return;
     this.#push({ kind: 'done', command: '', rowCount: null });
   }
 
   handleError(error: Error): void {
+    this.failedAt = this.#index;
     // Rows of a failed statement are dropped; they no longer hold the socket back.
     this.#bufferedRows -= this.#batch.length;
     this.#bufferedBytes -= this.#copyBytes;
@@ -431,6 +557,7 @@ class RowStream implements pg.Submittable {
 
   handleReadyForQuery(): void {
     this.#flushBatch();
+    this.onReady();
     this.#ended = true;
     this.#wakeUp();
   }
@@ -508,6 +635,53 @@ class RowStream implements pg.Submittable {
     this.#wake = undefined;
     wake?.();
   }
+}
+
+/**
+ * Reads the response to one statement a RowStream sent after its own (see executeAround): it is
+ * queued in the client behind the stream and sends nothing itself; rows are few (the watch row).
+ */
+class Trailer implements pg.Submittable {
+  readonly rows: RawRow[] = [];
+  error: Error | undefined;
+  readonly settled: Promise<void>;
+  #settle: () => void = () => undefined;
+
+  constructor() {
+    this.settled = new Promise((resolve) => {
+      this.#settle = resolve;
+    });
+  }
+
+  submit(): void {
+    // Already on its way with the stream's messages.
+  }
+
+  handleRowDescription(): void {}
+
+  handleDataRow(message: { fields: (string | null)[] }): void {
+    this.rows.push(message.fields);
+  }
+
+  handleCommandComplete(): void {}
+
+  handleEmptyQuery(): void {}
+
+  handleCopyData(): void {}
+
+  handleError(error: Error): void {
+    this.error = error;
+    this.#settle();
+  }
+
+  handleReadyForQuery(): void {
+    this.#settle();
+  }
+}
+
+/** Waits for every trailer to be answered (or to fail with its connection). */
+async function settled(trailers: readonly Trailer[]): Promise<void> {
+  await Promise.all(trailers.map((trailer) => trailer.settled));
 }
 
 /** The part of node-postgres's Connection that sends protocol messages. */

@@ -82,7 +82,7 @@ async function interactiveLoop(console: ConsoleType): Promise<number> {
   const [
     { Terminal },
     { Completion },
-    { loadHistory, saveHistory, HISTORY_SIZE },
+    { loadHistory, HistoryWriter, HISTORY_SIZE },
     { META_COMMANDS },
     catalog,
   ] = await Promise.all([
@@ -92,18 +92,14 @@ async function interactiveLoop(console: ConsoleType): Promise<number> {
     import('../../console/meta.js'),
     import('../../console/catalog-source.js'),
   ]);
+  const historyWriter = new HistoryWriter();
   const completion = new Completion(catalog.catalogSource(console.context), META_COMMANDS);
   const terminal = new Terminal(process.stdin as ReadStream, process.stdout as WriteStream, {
     history: loadHistory(),
     historySize: HISTORY_SIZE,
     completer: (line) => completion.complete(console.buffer, line),
-    onHistory: (history) => {
-      try {
-        saveHistory(history);
-      } catch {
-        // A history that cannot be saved is no reason to stop an investigation.
-      }
-    },
+    // Saved by the loop once a statement is over (and a password's lines forgotten), off its path.
+    onHistory: () => undefined,
   });
   console.options.terminal = terminal;
   terminal.onInterrupt = () => console.interrupt();
@@ -131,9 +127,12 @@ async function interactiveLoop(console: ConsoleType): Promise<number> {
         terminal.forget(Math.min(lines, terminal.history.length));
       }
       lines = 0;
+      // A history that cannot be saved is no reason to stop an investigation (the writer says nothing).
+      historyWriter.save(terminal.history);
     }
   } finally {
     terminal.close();
+    await historyWriter.flush();
   }
   return 0;
 }
