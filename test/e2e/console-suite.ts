@@ -74,8 +74,9 @@ export function consoleSuite(transport: Transport, options: { full: boolean }): 
       terminal.write('\\q\r');
       expect((await terminal.exit()).exitCode).toBe(0);
       const entries = await auditOf(sessionOf(terminal));
-      expect(entries.map((entry) => entry.outcome)).toEqual(['ok', 'refused']);
-      expect(entries[1]!.statement).toBe("update templates set description = 'x'");
+      // A read logs a `started` line before it runs, then its outcome.
+      expect(entries.map((entry) => entry.outcome)).toEqual(['started', 'ok', 'refused']);
+      expect(entries[2]!.statement).toBe("update templates set description = 'x'");
     });
 
     it('\\write plans, applies on y with an undo file and audit lines; n changes nothing', async () => {

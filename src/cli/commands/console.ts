@@ -55,8 +55,11 @@ Examples:
           ...(base.signal ? { signal: base.signal } : {}),
           onReconnect: (reason) => console?.say(`the session had ended (${reason}); reconnected`),
         });
+        // The context line is printed once, before the first prompt, not in the middle of a line
+        // typed when the first statement or completion lookup opens a transaction.
+        const { onSessionOpen, ...context } = base;
         console = new Console({
-          context: { ...base, transport: held },
+          context: { ...context, transport: held },
           held,
           format,
           showSecrets: Boolean(globals(cmd).showSecrets),
@@ -66,6 +69,11 @@ Examples:
         });
         try {
           await console.connect();
+          onSessionOpen?.({
+            transport: held.transportName,
+            server: await held.server(),
+            where: held.describe(),
+          });
           held.keepAlive(KEEP_ALIVE_MS);
           const status = interactive ? await interactiveLoop(console) : await scriptLoop(console);
           setExitStatus(status);
