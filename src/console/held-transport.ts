@@ -26,6 +26,12 @@ export interface HeldTransportOptions {
   /** Ends the held session (the CLI's SIGTERM/SIGHUP). */
   signal?: AbortSignal;
   disabledLayers?: OpenOptions['disabledLayers'];
+  /**
+   * The read session's share of the boundary for the held session (read-only by default, its
+   * timeouts, the settings watch: src/transport/session-guard.ts), as every `coderdb query` session
+   * has it. A write in write mode still runs: it begins its transaction READ WRITE explicitly.
+   */
+  read?: OpenOptions['read'];
   /** One line for the operator: the session was replaced, and why. */
   onReconnect?: (reason: string) => void;
 }
@@ -251,6 +257,7 @@ export class HeldTransport implements Transport {
       applicationName: this.#options.applicationName,
       signal: abort.signal,
       ...(this.#options.disabledLayers ? { disabledLayers: this.#options.disabledLayers } : {}),
+      ...(this.#options.read ? { read: this.#options.read } : {}),
     });
     this.#broken = undefined;
     this.#session = session;

@@ -222,7 +222,7 @@ class PgSession implements DbSession {
    * The statements of `around` and the statement in one write: the `before` statements and the
    * statement share one Sync (an error in one skips the rest, the statement included), then the
    * watch query and each `after` statement have a Sync of their own, so that they run whatever the
-   * statement did. The responses are read in order by queued submittables that send nothing.
+   * statement did. The stream reads every response in order, handing the later ones to Trailers.
    * Nothing of the operator's follows the statement, so running coderdb's own statements after it
    * without waiting changes nothing the checks rely on: the watch sees the same row it would have
    * read one round trip later. (Without the single-statement layer, one at a time, as before.)
@@ -236,7 +236,13 @@ class PgSession implements DbSession {
     const watch = this.#watch ? new Trailer() : undefined;
     const after = around.after.map(() => new Trailer());
     const trailing = [...(watch ? [WATCH_QUERY] : []), ...around.after];
-    const stream = new RowStream(sql, true, { before: around.before, trailing });
+    const trailers = [...(watch ? [watch] : []), ...after];
+    const stream = new RowStream(sql, true, {
+      before: around.before,
+      trailing,
+      trailers,
+      keepActive: () => keepActive(this.client, stream),
+    });
     const before = around.before.length > 0 ? 'T' : this.client.getTransactionStatus();
     let status: string | null = null;
     stream.onReady = () => {
@@ -246,12 +252,12 @@ class PgSession implements DbSession {
     this.#pipeline = stream;
     try {
       try {
-        for await (const event of this.#statement(sql, stream, [...(watch ? [watch] : []), ...after])) {
+        for await (const event of this.#statement(sql, stream)) {
           if (event.kind === 'done') commands.push(event.command);
           yield event;
         }
       } catch (error) {
-        await settled([...(watch ? [watch] : []), ...after]);
+        await settled(trailers);
         const index = stream.failedAt;
         throw index !== undefined && index < around.before.length ? markFailedBefore(error, index) : error;
       }
@@ -313,7 +319,6 @@ class PgSession implements DbSession {
   async *#statement(
     sql: string,
     stream = new RowStream(sql, this.#singleStatement),
-    trailers: Trailer[] = [],
   ): AsyncGenerator<QueryEvent> {
     if (this.#interrupted) throw this.#interrupted;
     if (this.#watchFailure) throw this.#watchFailure;
@@ -321,8 +326,6 @@ class PgSession implements DbSession {
     const socket = connectionOf(this.client).stream;
     stream.onPressure = (high) => (high ? socket.pause() : socket.resume());
     this.client.query(stream);
-    // Queued right behind it: their messages leave with the stream's, their responses follow.
-    for (const trailer of trailers) this.client.query(trailer);
     let completed = false;
     try {
       for (;;) {
@@ -443,20 +446,27 @@ class RowStream implements pg.Submittable {
   #ended = false;
   #wake: (() => void) | undefined;
 
+  /** 0 while the statement's own Sync is answered, then 1, 2 … for each trailing statement's. */
+  #segment = 0;
+
   /**
    * With `pipeline` (extended protocol only), the `before` statements precede this one under the
    * same Sync and only this one's events are passed on; the `trailing` statements follow, each
-   * with its own Sync, for Trailers queued behind this stream to read.
+   * with its own Sync, and their responses go to the matching `trailers`. The stream stays the
+   * client's active query until the last ReadyForQuery (`keepActive`), so that nothing is queued
+   * in node-postgres behind it (which pg@9 will not allow).
    */
   constructor(
     private readonly text: string,
     private readonly extended = true,
-    private readonly pipeline: { before: readonly string[]; trailing: readonly string[] } = {
-      before: [],
-      trailing: [],
-    },
+    private readonly pipeline: Pipeline = NO_PIPELINE,
   ) {
     this.#main = pipeline.before.length;
+  }
+
+  /** The trailer whose statement's response is arriving, once the statement's own is over. */
+  get #trailer(): Trailer | undefined {
+    return this.#segment > 0 ? this.pipeline.trailers[this.#segment - 1] : undefined;
   }
 
   /** Whether what the server sends now is about this statement (not one of coderdb's around it). */
@@ -492,12 +502,17 @@ class RowStream implements pg.Submittable {
   }
 
   handleRowDescription(message: { fields: pg.FieldDef[] }): void {
+    if (this.#trailer) return;
     if (!this.inMain) return;
     this.#flushBatch();
     this.#push({ kind: 'fields', fields: message.fields.map(toField) });
   }
 
   handleDataRow(message: { fields: (string | null)[] }): void {
+    if (this.#trailer) {
+      this.#trailer.handleDataRow(message);
+      return;
+    }
     if (!this.inMain) return;
     this.#batch.push(message.fields);
     this.#bufferedRows += 1;
@@ -506,6 +521,7 @@ class RowStream implements pg.Submittable {
   }
 
   handleCommandComplete(message: { text: string }): void {
+    if (this.#trailer) return;
     if (!this.inMain) {
       this.#index += 1;
       return;
@@ -523,7 +539,7 @@ class RowStream implements pg.Submittable {
    * the parser overwrites with later socket data when a message straddles two reads.
    */
   handleCopyData(message: { chunk: Buffer }): void {
-    if (!this.inMain) return;
+    if (this.#trailer || !this.inMain) return;
     const chunk = message.chunk;
     if (this.#copy && this.#copyBytes + chunk.length > this.#copy.length) this.#flushCopy();
     if (!this.#copy) {
@@ -537,6 +553,7 @@ class RowStream implements pg.Submittable {
   }
 
   handleEmptyQuery(): void {
+    if (this.#trailer) return;
     const main = this.inMain;
     this.#index += 1;
     if (!main) return;
@@ -544,22 +561,44 @@ class RowStream implements pg.Submittable {
   }
 
   handleError(error: Error): void {
-    this.failedAt = this.#index;
-    // Rows of a failed statement are dropped; they no longer hold the socket back.
-    this.#bufferedRows -= this.#batch.length;
-    this.#bufferedBytes -= this.#copyBytes;
-    this.#batch = [];
-    this.#copy = undefined;
-    this.#copyBytes = 0;
-    this.#push(error);
-    this.#release(0, 0);
+    const trailer = this.#trailer;
+    if (trailer) {
+      trailer.handleError(error);
+    } else {
+      this.failedAt = this.#index;
+      // Rows of a failed statement are dropped; they no longer hold the socket back.
+      this.#bufferedRows -= this.#batch.length;
+      this.#bufferedBytes -= this.#copyBytes;
+      this.#batch = [];
+      this.#copy = undefined;
+      this.#copyBytes = 0;
+      this.#push(error);
+      this.#release(0, 0);
+    }
+    const { trailers } = this.pipeline;
+    if (trailers.length === 0) return;
+    if (!(error instanceof pg.DatabaseError)) {
+      // The connection failed: no more responses are coming, for any of them.
+      for (const rest of trailers.slice(this.#segment)) rest.handleError(error);
+      this.#segment = trailers.length + 1;
+      return;
+    }
+    // The server skips to this segment's Sync and answers it: that ReadyForQuery is ours too.
+    this.pipeline.keepActive();
   }
 
   handleReadyForQuery(): void {
-    this.#flushBatch();
-    this.onReady();
-    this.#ended = true;
-    this.#wakeUp();
+    const trailer = this.#trailer;
+    if (trailer) {
+      trailer.handleReadyForQuery();
+    } else if (this.#segment === 0) {
+      this.#flushBatch();
+      this.onReady();
+      this.#ended = true;
+      this.#wakeUp();
+    }
+    this.#segment += 1;
+    if (this.#segment <= this.pipeline.trailers.length) this.pipeline.keepActive();
   }
 
   /** The next event, or undefined when the statement is over. */
@@ -637,11 +676,30 @@ class RowStream implements pg.Submittable {
   }
 }
 
+interface Pipeline {
+  before: readonly string[];
+  trailing: readonly string[];
+  /** One per trailing statement. */
+  trailers: readonly Trailer[];
+  /** Makes the stream the client's active query again, for the next ReadyForQuery. */
+  keepActive: () => void;
+}
+
+const NO_PIPELINE: Pipeline = { before: [], trailing: [], trailers: [], keepActive: () => undefined };
+
 /**
- * Reads the response to one statement a RowStream sent after its own (see executeAround): it is
- * queued in the client behind the stream and sends nothing itself; rows are few (the watch row).
+ * Keeps `stream` the client's active query after a ReadyForQuery or an ErrorResponse, which
+ * node-postgres takes to end it (and would then send the next queued query): the stream expects
+ * more. node-postgres' own fields, as `connection` is (pg 8).
  */
-class Trailer implements pg.Submittable {
+function keepActive(client: pg.Client, stream: RowStream): void {
+  const internals = client as unknown as { _activeQuery: unknown; readyForQuery: boolean };
+  internals._activeQuery = stream;
+  internals.readyForQuery = false;
+}
+
+/** The response to one statement a RowStream sent after its own (see executeAround); few rows. */
+class Trailer {
   readonly rows: RawRow[] = [];
   error: Error | undefined;
   readonly settled: Promise<void>;
@@ -653,21 +711,9 @@ class Trailer implements pg.Submittable {
     });
   }
 
-  submit(): void {
-    // Already on its way with the stream's messages.
-  }
-
-  handleRowDescription(): void {}
-
   handleDataRow(message: { fields: (string | null)[] }): void {
     this.rows.push(message.fields);
   }
-
-  handleCommandComplete(): void {}
-
-  handleEmptyQuery(): void {}
-
-  handleCopyData(): void {}
 
   handleError(error: Error): void {
     this.error = error;

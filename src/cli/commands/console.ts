@@ -52,6 +52,10 @@ Examples:
         let console: InstanceType<typeof Console> | undefined;
         const held = new HeldTransport(base.transport, {
           applicationName: 'coderdb console',
+          read: {
+            statementTimeoutMs: base.profile.readStatementTimeoutMs,
+            lockTimeoutMs: base.profile.readLockTimeoutMs,
+          },
           ...(base.signal ? { signal: base.signal } : {}),
           onReconnect: (reason) => console?.say(`the session had ended (${reason}); reconnected`),
         });
