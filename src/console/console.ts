@@ -82,12 +82,7 @@ export class Console {
 
   /** Opens the held session (the first prompt waits for it, as psql's does for its connection). */
   async connect(): Promise<void> {
-    const { held } = this.options;
-    const server = await held.server();
-    this.#database = server.database;
-    // The context line goes before the first prompt: announced by the first read instead, it would
-    // land in the middle of a line being typed (completion reads the catalog through one).
-    this.context.onSessionOpen?.({ transport: held.transportName, server, where: held.describe() });
+    this.#database = (await this.options.held.server()).database;
   }
 
   prompt(continuation = false): string {

@@ -11,13 +11,27 @@
 // sent again, and the console says so in one line.
 
 import { CoderdbError } from '../core/errors.js';
-import type { DbSession, OpenOptions, QueryEvent, ServerInfo, Transport } from '../transport/types.js';
+import {
+  type Around,
+  aroundOneByOne,
+  type DbSession,
+  type OpenOptions,
+  type QueryEvent,
+  type ServerInfo,
+  type Transport,
+} from '../transport/types.js';
 
 export interface HeldTransportOptions {
   applicationName: string;
   /** Ends the held session (the CLI's SIGTERM/SIGHUP). */
   signal?: AbortSignal;
   disabledLayers?: OpenOptions['disabledLayers'];
+  /**
+   * The read session's share of the boundary for the held session (read-only by default, its
+   * timeouts, the settings watch: src/transport/session-guard.ts), as every `coderdb query` session
+   * has it. A write in write mode still runs: it begins its transaction READ WRITE explicitly.
+   */
+  read?: OpenOptions['read'];
   /** One line for the operator: the session was replaced, and why. */
   onReconnect?: (reason: string) => void;
 }
@@ -85,6 +99,22 @@ export class HeldTransport implements Transport {
     let first = true;
     let released = false;
     const held = this;
+    // The first statement of a lease opens its transaction (with the statement itself where the
+    // session sends them together): on a connection lost, a new session can take it whole.
+    async function* leased(
+      run: (target: DbSession) => AsyncIterable<QueryEvent>,
+    ): AsyncGenerator<QueryEvent> {
+      const retry = first;
+      first = false;
+      try {
+        yield* held.#execute(session, run);
+      } catch (error) {
+        if (!retry || !isConnectionLoss(error) || held.#closed) throw error;
+        held.#options.onReconnect?.(reasonOf(error));
+        session = await held.#current();
+        yield* held.#execute(session, run);
+      }
+    }
     const lease: DbSession = {
       get transport() {
         return session.transport;
@@ -96,19 +126,17 @@ export class HeldTransport implements Transport {
         return session.copyOut;
       },
       cancel: () => held.cancel(),
-      async *execute(sql: string): AsyncGenerator<QueryEvent> {
-        const retry = first;
-        first = false;
-        try {
-          yield* held.#execute(session, sql);
-        } catch (error) {
-          if (!retry || !isConnectionLoss(error) || held.#closed) throw error;
-          // Nothing of this lease has run yet: a new session can take the statement.
-          held.#options.onReconnect?.(reasonOf(error));
-          session = await held.#current();
-          yield* held.#execute(session, sql);
-        }
-      },
+      execute: (sql: string) => leased((target) => target.execute(sql)),
+      ...(session.executeAround
+        ? {
+            executeAround: (sql: string, around: Around) =>
+              leased((target) =>
+                target.executeAround
+                  ? target.executeAround(sql, around)
+                  : aroundOneByOne(target, sql, around),
+              ),
+          }
+        : {}),
       async close() {
         if (released) return;
         released = true;
@@ -120,10 +148,13 @@ export class HeldTransport implements Transport {
   }
 
   /** Runs one statement on `session`, marking the session broken if it fails to be usable. */
-  async *#execute(session: DbSession, sql: string): AsyncGenerator<QueryEvent> {
+  async *#execute(
+    session: DbSession,
+    run: (target: DbSession) => AsyncIterable<QueryEvent>,
+  ): AsyncGenerator<QueryEvent> {
     let completed = false;
     try {
-      yield* session.execute(sql);
+      yield* run(session);
       completed = true;
     } catch (error) {
       completed = true;
@@ -184,7 +215,7 @@ export class HeldTransport implements Transport {
         this.#leased = true;
         this.#pinging = (async () => {
           try {
-            for await (const _event of this.#execute(session, 'SELECT 1')) {
+            for await (const _event of this.#execute(session, (target) => target.execute('SELECT 1'))) {
               // drained
             }
           } catch {
@@ -226,6 +257,7 @@ export class HeldTransport implements Transport {
       applicationName: this.#options.applicationName,
       signal: abort.signal,
       ...(this.#options.disabledLayers ? { disabledLayers: this.#options.disabledLayers } : {}),
+      ...(this.#options.read ? { read: this.#options.read } : {}),
     });
     this.#broken = undefined;
     this.#session = session;

@@ -62,6 +62,12 @@ const CLIENT_CHECK_MS = 2_000;
 export class Db {
   #open = true;
   #inTransaction = false;
+  /**
+   * The statements that open a read transaction, not sent yet: where the session can, they travel
+   * with the first statement of the transaction (DbSession.executeAround), in the same round trip
+   * and still before it, and a failure of theirs keeps it from running.
+   */
+  #pending: string[] = [];
 
   private constructor(
     private readonly session: DbSession,
@@ -120,14 +126,16 @@ export class Db {
     if (this.mode === 'read') {
       // The session is read-only as well (default_transaction_read_only, set by the transport).
       const readOnly = layerOn(this.context.disabledLayers, 'transaction-read-only');
-      await this.run(readOnly ? 'BEGIN TRANSACTION READ ONLY' : 'BEGIN');
-      // Taking a snapshot now makes the read-only mode final: PostgreSQL refuses to switch a
-      // transaction to read-write once a query has run in it.
-      await this.run(
+      const opening = [
+        readOnly ? 'BEGIN TRANSACTION READ ONLY' : 'BEGIN',
+        // Taking a snapshot now makes the read-only mode final: PostgreSQL refuses to switch a
+        // transaction to read-write once a query has run in it.
         this.#checksClient
           ? `SELECT set_config('client_connection_check_interval', '${CLIENT_CHECK_MS}', true)`
           : 'SELECT 1',
-      );
+      ];
+      if (this.session.executeAround) this.#pending = opening;
+      else for (const statement of opening) await this.run(statement);
     } else {
       const { statementTimeoutMs, lockTimeoutMs } = this.context.profile;
       await this.run('BEGIN TRANSACTION READ WRITE');
@@ -143,8 +151,11 @@ export class Db {
     this.#inTransaction = true;
   }
 
-  /** Streams one statement's events; audited when `audit` is given. */
-  async *stream(sql: string, audit?: AuditTag): AsyncGenerator<QueryEvent> {
+  /**
+   * Streams one statement's events; audited when `audit` is given. `last`: no statement follows in
+   * this transaction, so a read's ROLLBACK can travel with it (and close() has nothing left to do).
+   */
+  async *stream(sql: string, audit?: AuditTag, options: { last?: boolean } = {}): AsyncGenerator<QueryEvent> {
     this.assertOpen();
     // Logged before the statement runs: no row reaches the operator unrecorded, and an audit log
     // that cannot be written stops the statement here, before it has run.
@@ -155,7 +166,7 @@ export class Db {
     let rows: number | null = null;
     let settled = false;
     try {
-      for await (const event of this.session.execute(sql)) {
+      for await (const event of this.#send(sql, options.last)) {
         if (event.kind === 'done') rows = event.rowCount;
         yield event;
       }
@@ -215,9 +226,22 @@ export class Db {
   }
 
   async run(sql: string): Promise<void> {
-    for await (const _event of this.session.execute(sql)) {
+    for await (const _event of this.#send(sql)) {
       // drained
     }
+  }
+
+  /** Sends one statement, with the transaction's opening statements if they are still pending. */
+  #send(sql: string, last = false): AsyncIterable<QueryEvent> {
+    const after = last && this.mode === 'read' && this.#inTransaction ? ['ROLLBACK'] : [];
+    if (!this.session.executeAround || (this.#pending.length === 0 && after.length === 0)) {
+      return this.session.execute(sql);
+    }
+    const before = this.#pending;
+    this.#pending = [];
+    // Whatever the statement does, the ROLLBACK runs (or the server, losing the connection, rolls back).
+    if (after.length > 0) this.#inTransaction = false;
+    return this.session.executeAround(sql, { before, after });
   }
 
   async commit(): Promise<void> {
@@ -229,6 +253,11 @@ export class Db {
   async rollback(): Promise<void> {
     if (!this.#inTransaction) return;
     this.#inTransaction = false;
+    // A transaction whose BEGIN was never sent has nothing to roll back.
+    if (this.#pending.length > 0) {
+      this.#pending = [];
+      return;
+    }
     await this.run('ROLLBACK');
   }
 
@@ -237,7 +266,7 @@ export class Db {
     if (!this.#open) return;
     this.#open = false;
     try {
-      if (this.#inTransaction) await this.run('ROLLBACK').catch(() => undefined);
+      if (this.#inTransaction) await this.rollback().catch(() => undefined);
     } finally {
       await this.session.close();
     }

@@ -82,9 +82,10 @@ async function streamStatements(
   // Cursors DECLAREd by earlier statements of the run, with the columns their FETCHes return.
   const cursors = new Map<string, Segment[]>();
   try {
-    for (const statement of statements) {
+    for (const [index, statement] of statements.entries()) {
       try {
-        await streamOne(db, statement, writer, { ...options, cursors });
+        const last = index === statements.length - 1;
+        await streamOne(db, statement, writer, { ...options, cursors, last });
       } catch (error) {
         throw withStatementPosition(error, statement, options.sql);
       }
@@ -98,7 +99,7 @@ async function streamOne(
   db: Db,
   statement: AnalyzedStatement,
   writer: ResultWriter,
-  options: ReadOptions & { cursors: Map<string, Segment[]> },
+  options: ReadOptions & { cursors: Map<string, Segment[]>; last: boolean },
 ): Promise<void> {
   let fields: Field[] | undefined;
   let redaction: Redaction | undefined;
@@ -121,7 +122,8 @@ async function streamOne(
   };
   const copy = await serverSideCsv(db, statement, writer, options, flow);
   if (copy) await writer.startRaw();
-  for await (const event of db.stream(copy ?? statement.text, audit)) {
+  // The last statement's ROLLBACK travels with it (one round trip where the transport can).
+  for await (const event of db.stream(copy ?? statement.text, audit, { last: options.last })) {
     switch (event.kind) {
       case 'fields':
         fields = event.fields;

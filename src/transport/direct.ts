@@ -23,7 +23,16 @@ import {
   watchedValues,
   watchesSettings,
 } from './session-guard.js';
-import type { DbSession, OpenOptions, QueryEvent, ServerInfo, Transport } from './types.js';
+import {
+  type Around,
+  aroundOneByOne,
+  type DbSession,
+  markFailedBefore,
+  type OpenOptions,
+  type QueryEvent,
+  type ServerInfo,
+  type Transport,
+} from './types.js';
 
 const BATCH_ROWS = 1000;
 const CLOSE_TIMEOUT_MS = 5000;
@@ -142,6 +151,8 @@ class PgSession implements DbSession {
   #reportedWatch: SettingsWatch | undefined;
   /** Why the watch ended the session; every later statement fails with it. */
   #watchFailure: CoderdbError | undefined;
+  /** The pipelined statements in flight (executeAround): only the operator's notices are kept. */
+  #pipeline: RowStream | undefined;
 
   #interrupted: CoderdbError | undefined;
   #signal: AbortSignal | undefined;
@@ -161,6 +172,7 @@ class PgSession implements DbSession {
     this.#singleStatement = sendsSingleStatements(options);
     this.#teardown = teardownStatement(options);
     client.on('notice', (notice) => {
+      if (this.#pipeline && !this.#pipeline.inMain) return;
       this.#notices.push({
         kind: 'notice',
         severity: notice.severity ?? 'NOTICE',
@@ -211,7 +223,75 @@ class PgSession implements DbSession {
       if (event.kind === 'done') commands.push(event.command);
       yield event;
     }
-    if (this.#watch) await this.#checkAfter(before, commands);
+    if (this.#watch) {
+      const after = this.client.getTransactionStatus();
+      await this.#checkAfter(before, after, commands, async () => (await this.quiet(WATCH_QUERY))[0]);
+    }
+  }
+
+  /**
+   * The statements of `around` and the statement in one write: the `before` statements and the
+   * statement share one Sync (an error in one skips the rest, the statement included), then the
+   * watch query and each `after` statement have a Sync of their own, so that they run whatever the
+   * statement did. The stream reads every response in order, handing the later ones to Trailers.
+   * Nothing of the operator's follows the statement, so running coderdb's own statements after it
+   * without waiting changes nothing the checks rely on: the watch sees the same row it would have
+   * read one round trip later. (Without the single-statement layer, one at a time, as before.)
+   */
+  async *executeAround(sql: string, around: Around): AsyncGenerator<QueryEvent> {
+    if (!this.#singleStatement) {
+      // The simple query protocol carries one text at a time.
+      yield* aroundOneByOne(this, sql, around);
+      return;
+    }
+    const watch = this.#watch ? new Trailer() : undefined;
+    const after = around.after.map(() => new Trailer());
+    const trailing = [...(watch ? [WATCH_QUERY] : []), ...around.after];
+    const trailers = [...(watch ? [watch] : []), ...after];
+    const stream = new RowStream(sql, true, {
+      before: around.before,
+      trailing,
+      trailers,
+      keepActive: () => keepActive(this.client, stream),
+    });
+    const before = around.before.length > 0 ? 'T' : this.client.getTransactionStatus();
+    let status: string | null = null;
+    stream.onReady = () => {
+      status = this.client.getTransactionStatus();
+    };
+    const commands: string[] = [];
+    this.#pipeline = stream;
+    try {
+      try {
+        for await (const event of this.#statement(sql, stream)) {
+          if (event.kind === 'done') commands.push(event.command);
+          yield event;
+        }
+      } catch (error) {
+        await settled(trailers);
+        const index = stream.failedAt;
+        throw index !== undefined && index < around.before.length ? markFailedBefore(error, index) : error;
+      }
+      if (watch) {
+        // The status the statement left, not the client's latest (the ROLLBACK's may be in already).
+        await this.#checkAfter(before, status, commands, async () => {
+          await watch.settled;
+          if (watch.error) throw fromPgError(watch.error, this.where);
+          return watch.rows[0];
+        }).catch(async (error: unknown) => {
+          await settled(after);
+          throw error;
+        });
+      }
+      await settled(after);
+      // An `after` statement that failed (a ROLLBACK) leaves a transaction nothing may run in.
+      if (after.some((trailer) => trailer.error) && this.client.getTransactionStatus() !== 'I') {
+        this.#broken ??= new Error(`${around.after.join('; ')} failed`);
+        this.#destroySocket();
+      }
+    } finally {
+      this.#pipeline = undefined;
+    }
   }
 
   /**
@@ -219,8 +299,12 @@ class PgSession implements DbSession {
    * ends transactions (a COMMIT smuggled into the text) ends the session, and so does a watched
    * setting that changed without the server reporting it (the role; older servers).
    */
-  async #checkAfter(before: string | null, commands: string[]): Promise<void> {
-    const after = this.client.getTransactionStatus();
+  async #checkAfter(
+    before: string | null,
+    after: string | null,
+    commands: string[],
+    watchRow: () => Promise<RawRow | undefined>,
+  ): Promise<void> {
     const legitimateEnd = commands.length === 1 && endsTransaction(commands[0]!);
     if ((before === 'T' || before === 'E') && after === 'I' && !legitimateEnd) {
       this.#endByWatch(transactionEnded());
@@ -229,7 +313,7 @@ class PgSession implements DbSession {
     // Nothing runs in a failed transaction until it is rolled back; transaction control changes
     // no watched setting that was not reported already (ROLLBACK can only restore them).
     if (after === 'E' || (commands.length === 1 && controlsTransaction(commands[0]!))) return;
-    const [row] = await this.quiet(WATCH_QUERY);
+    const row = await watchRow();
     const failure = row ? this.#watch?.checkRow(row) : transactionEnded();
     if (failure) {
       this.#endByWatch(failure);
@@ -243,11 +327,13 @@ class PgSession implements DbSession {
     this.#destroySocket();
   }
 
-  async *#statement(sql: string): AsyncGenerator<QueryEvent> {
+  async *#statement(
+    sql: string,
+    stream = new RowStream(sql, this.#singleStatement),
+  ): AsyncGenerator<QueryEvent> {
     if (this.#interrupted) throw this.#interrupted;
     if (this.#watchFailure) throw this.#watchFailure;
     if (this.#broken) throw fromPgError(this.#broken, this.where);
-    const stream = new RowStream(sql, this.#singleStatement);
     const socket = connectionOf(this.client).stream;
     stream.onPressure = (high) => (high ? socket.pause() : socket.resume());
     this.client.query(stream);
@@ -352,6 +438,13 @@ class PgSession implements DbSession {
  */
 class RowStream implements pg.Submittable {
   onPressure: (high: boolean) => void = () => undefined;
+  /** Called at the statement's ReadyForQuery (the client's transaction status is the one it left). */
+  onReady: () => void = () => undefined;
+  /** Index of the statement that failed, counting `before` statements first. */
+  failedAt: number | undefined;
+  /** The statement running now: `before` statements come first, then this one (at #main). */
+  #index = 0;
+  readonly #main: number;
   #queue: (QueryEvent | Error)[] = [];
   #batch: RawRow[] = [];
   /** COPY data not yet queued: a block of our own that the messages' bytes are copied into. */
@@ -364,10 +457,33 @@ class RowStream implements pg.Submittable {
   #ended = false;
   #wake: (() => void) | undefined;
 
+  /** 0 while the statement's own Sync is answered, then 1, 2 … for each trailing statement's. */
+  #segment = 0;
+
+  /**
+   * With `pipeline` (extended protocol only), the `before` statements precede this one under the
+   * same Sync and only this one's events are passed on; the `trailing` statements follow, each
+   * with its own Sync, and their responses go to the matching `trailers`. The stream stays the
+   * client's active query until the last ReadyForQuery (`keepActive`), so that nothing is queued
+   * in node-postgres behind it (which pg@9 will not allow).
+   */
   constructor(
     private readonly text: string,
     private readonly extended = true,
-  ) {}
+    private readonly pipeline: Pipeline = NO_PIPELINE,
+  ) {
+    this.#main = pipeline.before.length;
+  }
+
+  /** The trailer whose statement's response is arriving, once the statement's own is over. */
+  get #trailer(): Trailer | undefined {
+    return this.#segment > 0 ? this.pipeline.trailers[this.#segment - 1] : undefined;
+  }
+
+  /** Whether what the server sends now is about this statement (not one of coderdb's around it). */
+  get inMain(): boolean {
+    return this.#index === this.#main && !this.#ended && this.failedAt === undefined;
+  }
 
   submit(pgConnection: pg.Connection): void {
     const connection = pgConnection as unknown as ExtendedConnection;
@@ -375,25 +491,40 @@ class RowStream implements pg.Submittable {
       connection.query(this.text);
       return;
     }
-    // Corked, so that the five messages leave in one packet.
-    connection.stream.cork?.();
-    try {
-      connection.parse({ text: this.text, name: '', types: [] });
+    const send = (text: string) => {
+      connection.parse({ text, name: '', types: [] });
       connection.bind({ portal: '', statement: '', values: [] });
       connection.describe({ type: 'P', name: '' });
       connection.execute({ portal: '', rows: 0 });
+    };
+    // Corked, so that the messages leave in one packet.
+    connection.stream.cork?.();
+    try {
+      for (const text of this.pipeline.before) send(text);
+      send(this.text);
       connection.sync();
+      for (const text of this.pipeline.trailing) {
+        send(text);
+        connection.sync();
+      }
     } finally {
       connection.stream.uncork?.();
     }
   }
 
   handleRowDescription(message: { fields: pg.FieldDef[] }): void {
+    if (this.#trailer) return;
+    if (!this.inMain) return;
     this.#flushBatch();
     this.#push({ kind: 'fields', fields: message.fields.map(toField) });
   }
 
   handleDataRow(message: { fields: (string | null)[] }): void {
+    if (this.#trailer) {
+      this.#trailer.handleDataRow(message);
+      return;
+    }
+    if (!this.inMain) return;
     this.#batch.push(message.fields);
     this.#bufferedRows += 1;
     if (this.#batch.length >= BATCH_ROWS) this.#flushBatch();
@@ -401,6 +532,12 @@ class RowStream implements pg.Submittable {
   }
 
   handleCommandComplete(message: { text: string }): void {
+    if (this.#trailer) return;
+    if (!this.inMain) {
+      this.#index += 1;
+      return;
+    }
+    this.#index += 1;
     this.#flushBatch();
     const [command = '', ...rest] = message.text.split(' ');
     const count = Number(rest.at(-1));
@@ -413,6 +550,7 @@ class RowStream implements pg.Submittable {
    * the parser overwrites with later socket data when a message straddles two reads.
    */
   handleCopyData(message: { chunk: Buffer }): void {
+    if (this.#trailer || !this.inMain) return;
     const chunk = message.chunk;
     if (this.#copy && this.#copyBytes + chunk.length > this.#copy.length) this.#flushCopy();
     if (!this.#copy) {
@@ -426,24 +564,52 @@ class RowStream implements pg.Submittable {
   }
 
   handleEmptyQuery(): void {
+    if (this.#trailer) return;
+    const main = this.inMain;
+    this.#index += 1;
+    if (!main) return;
     this.#push({ kind: 'done', command: '', rowCount: null });
   }
 
   handleError(error: Error): void {
-    // Rows of a failed statement are dropped; they no longer hold the socket back.
-    this.#bufferedRows -= this.#batch.length;
-    this.#bufferedBytes -= this.#copyBytes;
-    this.#batch = [];
-    this.#copy = undefined;
-    this.#copyBytes = 0;
-    this.#push(error);
-    this.#release(0, 0);
+    const trailer = this.#trailer;
+    if (trailer) {
+      trailer.handleError(error);
+    } else {
+      this.failedAt = this.#index;
+      // Rows of a failed statement are dropped; they no longer hold the socket back.
+      this.#bufferedRows -= this.#batch.length;
+      this.#bufferedBytes -= this.#copyBytes;
+      this.#batch = [];
+      this.#copy = undefined;
+      this.#copyBytes = 0;
+      this.#push(error);
+      this.#release(0, 0);
+    }
+    const { trailers } = this.pipeline;
+    if (trailers.length === 0) return;
+    if (!(error instanceof pg.DatabaseError)) {
+      // The connection failed: no more responses are coming, for any of them.
+      for (const rest of trailers.slice(this.#segment)) rest.handleError(error);
+      this.#segment = trailers.length + 1;
+      return;
+    }
+    // The server skips to this segment's Sync and answers it: that ReadyForQuery is ours too.
+    this.pipeline.keepActive();
   }
 
   handleReadyForQuery(): void {
-    this.#flushBatch();
-    this.#ended = true;
-    this.#wakeUp();
+    const trailer = this.#trailer;
+    if (trailer) {
+      trailer.handleReadyForQuery();
+    } else if (this.#segment === 0) {
+      this.#flushBatch();
+      this.onReady();
+      this.#ended = true;
+      this.#wakeUp();
+    }
+    this.#segment += 1;
+    if (this.#segment <= this.pipeline.trailers.length) this.pipeline.keepActive();
   }
 
   /** The next event, or undefined when the statement is over. */
@@ -519,6 +685,60 @@ class RowStream implements pg.Submittable {
     this.#wake = undefined;
     wake?.();
   }
+}
+
+interface Pipeline {
+  before: readonly string[];
+  trailing: readonly string[];
+  /** One per trailing statement. */
+  trailers: readonly Trailer[];
+  /** Makes the stream the client's active query again, for the next ReadyForQuery. */
+  keepActive: () => void;
+}
+
+const NO_PIPELINE: Pipeline = { before: [], trailing: [], trailers: [], keepActive: () => undefined };
+
+/**
+ * Keeps `stream` the client's active query after a ReadyForQuery or an ErrorResponse, which
+ * node-postgres takes to end it (and would then send the next queued query): the stream expects
+ * more. node-postgres' own fields, as `connection` is (pg 8).
+ */
+function keepActive(client: pg.Client, stream: RowStream): void {
+  const internals = client as unknown as { _activeQuery: unknown; readyForQuery: boolean };
+  internals._activeQuery = stream;
+  internals.readyForQuery = false;
+}
+
+/** The response to one statement a RowStream sent after its own (see executeAround); few rows. */
+class Trailer {
+  readonly rows: RawRow[] = [];
+  error: Error | undefined;
+  readonly settled: Promise<void>;
+  #settle: () => void = () => undefined;
+
+  constructor() {
+    this.settled = new Promise((resolve) => {
+      this.#settle = resolve;
+    });
+  }
+
+  handleDataRow(message: { fields: (string | null)[] }): void {
+    this.rows.push(message.fields);
+  }
+
+  handleError(error: Error): void {
+    this.error = error;
+    this.#settle();
+  }
+
+  handleReadyForQuery(): void {
+    this.#settle();
+  }
+}
+
+/** Waits for every trailer to be answered (or to fail with its connection). */
+async function settled(trailers: readonly Trailer[]): Promise<void> {
+  await Promise.all(trailers.map((trailer) => trailer.settled));
 }
 
 /** The part of node-postgres's Connection that sends protocol messages. */

@@ -28,7 +28,7 @@ import { withTimeout } from '../ssm/timing.js';
 import { directTransport } from './direct.js';
 import { describeTarget, type PgTarget } from './pg-url.js';
 import { hasReader, iamAuthToken, resolveDirectTarget, resolveTarget, type SessionRole } from './resolve.js';
-import type { DbSession, Transport } from './types.js';
+import type { Around, DbSession, QueryEvent, Transport } from './types.js';
 
 export const TUNNEL_HOST = '127.0.0.1';
 const TLS_TIMEOUT_MS = 15_000;
@@ -533,22 +533,27 @@ export function tunnelTransport(profile: Profile, aws: AwsSession, options: Tunn
         throw explain(current, refusedBefore, error);
       }
       let released = false;
+      // A statement that failed because the SSM session ended says why it ended.
+      async function* explained(events: AsyncIterable<QueryEvent>) {
+        try {
+          yield* events;
+        } catch (error) {
+          if (current.isEnded) {
+            const { error: ended } = await current.ended;
+            if (ended) throw ended;
+          }
+          throw error;
+        }
+      }
       return {
         transport: session.transport,
         server: session.server,
         copyOut: session.copyOut,
         ...(session.cancel ? { cancel: () => session.cancel!() } : {}),
-        async *execute(sql: string) {
-          try {
-            yield* session.execute(sql);
-          } catch (error) {
-            if (current.isEnded) {
-              const { error: ended } = await current.ended;
-              if (ended) throw ended;
-            }
-            throw error;
-          }
-        },
+        execute: (sql: string) => explained(session.execute(sql)),
+        ...(session.executeAround
+          ? { executeAround: (sql: string, around: Around) => explained(session.executeAround!(sql, around)) }
+          : {}),
         async close() {
           signal?.removeEventListener('abort', onAbort);
           try {

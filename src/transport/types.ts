@@ -49,7 +49,38 @@ export interface DbSession {
    * session usable: the statement fails with SQLSTATE 57014. Transports that cannot leave it out.
    */
   cancel?(): Promise<void>;
+  /**
+   * Runs `around.before`, the statement, then each of `around.after`, written to the server
+   * together so that the whole costs one network round trip, with the guarantees of running them
+   * one by one: a `before` statement that fails stops the statement from running at all (the
+   * server skips to the next Sync: it is never parsed) and is thrown marked with its index
+   * (failedBefore); each `after` statement runs whatever the statement did (a ROLLBACK), in its
+   * own Sync; only the statement's events are yielded. Sessions that cannot leave it out (the
+   * caller then runs them one at a time).
+   */
+  executeAround?(sql: string, around: Around): AsyncIterable<QueryEvent>;
   close(): Promise<void>;
+}
+
+/** coderdb's own statements sent with one statement (DbSession.executeAround). */
+export interface Around {
+  /** Run first, in order; a non-empty list opens the transaction (begins with BEGIN). */
+  before: readonly string[];
+  /** Run after the statement, each on its own, whatever happened to it. */
+  after: readonly string[];
+}
+
+const failedBeforeIndex = new WeakMap<object, number>();
+
+/** Marks an error as the failure of `around.before[index]` (the statement did not run). */
+export function markFailedBefore<T>(error: T, index: number): T {
+  if (typeof error === 'object' && error !== null) failedBeforeIndex.set(error, index);
+  return error;
+}
+
+/** The index in `around.before` of the statement whose failure this is, if it is one. */
+export function failedBefore(error: unknown): number | undefined {
+  return typeof error === 'object' && error !== null ? failedBeforeIndex.get(error) : undefined;
 }
 
 export interface OpenOptions {
@@ -79,4 +110,27 @@ export interface Transport {
   /** One line naming where the transport connects, with no secret in it (for audit and errors). */
   describe(): string;
   open(options?: OpenOptions): Promise<DbSession>;
+}
+
+/** What executeAround means, one statement at a time, for sessions that cannot send them together. */
+export async function* aroundOneByOne(
+  session: DbSession,
+  sql: string,
+  around: Around,
+): AsyncGenerator<QueryEvent> {
+  const drain = async (statement: string) => {
+    for await (const _event of session.execute(statement)) {
+      // drained
+    }
+  };
+  for (const [index, statement] of around.before.entries()) {
+    await drain(statement).catch((error: unknown) => {
+      throw markFailedBefore(error, index);
+    });
+  }
+  try {
+    yield* session.execute(sql);
+  } finally {
+    for (const statement of around.after) await drain(statement).catch(() => undefined);
+  }
 }

@@ -66,6 +66,10 @@ export function consoleSuite(transport: Transport, options: { full: boolean }): 
       terminal.write('select name from templates where not deleted order by name limit 2;\r');
       await terminal.expect(/ name\s*\r\n-+\r\n aws-linux\s*\r\n docker\s*\r\n\(2 rows\)/);
       await terminal.expect(READY);
+      // The held session is a read session as query's are: read-only by default, not only per statement.
+      terminal.write("select current_setting('default_transaction_read_only') as ro;\r");
+      await terminal.expect(/ ro\s*\r\n-+\r\n on\s*\r\n\(1 row\)/);
+      await terminal.expect(READY);
       const before = await fingerprint(sandbox.state.databaseUrl);
       terminal.write("update templates set description = 'x';\r");
       await terminal.expect(/refused UPDATE[^\n]*read-only/);
@@ -74,9 +78,9 @@ export function consoleSuite(transport: Transport, options: { full: boolean }): 
       terminal.write('\\q\r');
       expect((await terminal.exit()).exitCode).toBe(0);
       const entries = await auditOf(sessionOf(terminal));
-      // A read is recorded as it starts, before it prints, and again with its outcome.
-      expect(entries.map((entry) => entry.outcome)).toEqual(['started', 'ok', 'refused']);
-      expect(entries[2]!.statement).toBe("update templates set description = 'x'");
+      // A read logs a `started` line before it runs, then its outcome.
+      expect(entries.map((entry) => entry.outcome)).toEqual(['started', 'ok', 'started', 'ok', 'refused']);
+      expect(entries[4]!.statement).toBe("update templates set description = 'x'");
     });
 
     it('\\write plans, applies on y with an undo file and audit lines; n changes nothing', async () => {

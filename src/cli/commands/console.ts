@@ -52,11 +52,18 @@ Examples:
         let console: InstanceType<typeof Console> | undefined;
         const held = new HeldTransport(base.transport, {
           applicationName: 'coderdb console',
+          read: {
+            statementTimeoutMs: base.profile.readStatementTimeoutMs,
+            lockTimeoutMs: base.profile.readLockTimeoutMs,
+          },
           ...(base.signal ? { signal: base.signal } : {}),
           onReconnect: (reason) => console?.say(`the session had ended (${reason}); reconnected`),
         });
+        // The context line is printed once, before the first prompt, not in the middle of a line
+        // typed when the first statement or completion lookup opens a transaction.
+        const { onSessionOpen, ...context } = base;
         console = new Console({
-          context: { ...base, transport: held },
+          context: { ...context, transport: held },
           held,
           format,
           showSecrets: Boolean(globals(cmd).showSecrets),
@@ -66,6 +73,11 @@ Examples:
         });
         try {
           await console.connect();
+          onSessionOpen?.({
+            transport: held.transportName,
+            server: await held.server(),
+            where: held.describe(),
+          });
           held.keepAlive(KEEP_ALIVE_MS);
           const status = interactive ? await interactiveLoop(console) : await scriptLoop(console);
           setExitStatus(status);
@@ -82,7 +94,7 @@ async function interactiveLoop(console: ConsoleType): Promise<number> {
   const [
     { Terminal },
     { Completion },
-    { loadHistory, saveHistory, HISTORY_SIZE },
+    { loadHistory, HistoryWriter, HISTORY_SIZE },
     { META_COMMANDS },
     catalog,
   ] = await Promise.all([
@@ -92,18 +104,14 @@ async function interactiveLoop(console: ConsoleType): Promise<number> {
     import('../../console/meta.js'),
     import('../../console/catalog-source.js'),
   ]);
+  const historyWriter = new HistoryWriter();
   const completion = new Completion(catalog.catalogSource(console.context), META_COMMANDS);
   const terminal = new Terminal(process.stdin as ReadStream, process.stdout as WriteStream, {
     history: loadHistory(),
     historySize: HISTORY_SIZE,
     completer: (line) => completion.complete(console.buffer, line),
-    onHistory: (history) => {
-      try {
-        saveHistory(history);
-      } catch {
-        // A history that cannot be saved is no reason to stop an investigation.
-      }
-    },
+    // Saved by the loop once a statement is over (and a password's lines forgotten), off its path.
+    onHistory: () => undefined,
   });
   console.options.terminal = terminal;
   terminal.onInterrupt = () => console.interrupt();
@@ -131,9 +139,12 @@ async function interactiveLoop(console: ConsoleType): Promise<number> {
         terminal.forget(Math.min(lines, terminal.history.length));
       }
       lines = 0;
+      // A history that cannot be saved is no reason to stop an investigation (the writer says nothing).
+      historyWriter.save(terminal.history);
     }
   } finally {
     terminal.close();
+    await historyWriter.flush();
   }
   return 0;
 }
