@@ -539,10 +539,14 @@ export function differentialSuite(plan: SuitePlan): void {
         // Far more than the pipe and every buffer on the way hold.
         const [big, small] = [sizeSql(200_000), sizeSql(20_000)];
         const csv = await psqlCsv(sandbox, big);
-        const [csvOut, ndjsonOut] = await Promise.all([
-          coderdb(sandbox, transport, big, 'csv', { slowStartMs: 4_000 }),
-          coderdb(sandbox, transport, small, 'ndjson', { slowStartMs: 4_000 }),
-        ]);
+        const slowCsv = () => coderdb(sandbox, transport, big, 'csv', { slowStartMs: 4_000 });
+        const slowNdjson = () => coderdb(sandbox, transport, small, 'ndjson', { slowStartMs: 4_000 });
+        // PGlite serves every connection from one backend: one read session's end resets the
+        // settings of another that overlaps it, and the settings watch rightly ends that one.
+        const [csvOut, ndjsonOut] =
+          engine === 'pglite'
+            ? [await slowCsv(), await slowNdjson()]
+            : await Promise.all([slowCsv(), slowNdjson()]);
         await expectSameAsPsql(sandbox, csvOut, big, 'csv', { csv });
         await expectSameAsPsql(sandbox, ndjsonOut, small, 'ndjson');
       });
