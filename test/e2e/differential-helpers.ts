@@ -489,8 +489,9 @@ export function differentialSuite(plan: SuitePlan): void {
     it(`the corpus (${CORPUS.map((entry) => entry.name).join(', ')}), in every format`, async () => {
       const statements = CORPUS.map((entry) => entry.sql);
       for (const pair of [FORMATS.slice(0, 2), FORMATS.slice(2)]) {
-        const outputs = await Promise.all(
-          pair.map((format) => coderdb(sandbox, transport, statements.join(';\n'), format)),
+        const outputs = await overlapping(
+          engine,
+          pair.map((format) => () => coderdb(sandbox, transport, statements.join(';\n'), format)),
         );
         for (const [index, output] of outputs.entries()) {
           await expectSeveralAsPsql(sandbox, output, statements, pair[index]!);
@@ -503,8 +504,9 @@ export function differentialSuite(plan: SuitePlan): void {
       const csv = await psqlCsv(sandbox, sql);
       for (let run = 0; run < plan.raceRuns; run += 2) {
         const runs = Math.min(2, plan.raceRuns - run);
-        const outputs = await Promise.all(
-          Array.from({ length: runs }, () => coderdb(sandbox, transport, sql, 'csv')),
+        const outputs = await overlapping(
+          engine,
+          Array.from({ length: runs }, () => () => coderdb(sandbox, transport, sql, 'csv')),
         );
         for (const output of outputs) await expectSameAsPsql(sandbox, output, sql, 'csv', { csv });
       }
@@ -539,16 +541,12 @@ export function differentialSuite(plan: SuitePlan): void {
         // Far more than the pipe and every buffer on the way hold.
         const [big, small] = [sizeSql(200_000), sizeSql(20_000)];
         const csv = await psqlCsv(sandbox, big);
-        const slowCsv = () => coderdb(sandbox, transport, big, 'csv', { slowStartMs: 4_000 });
-        const slowNdjson = () => coderdb(sandbox, transport, small, 'ndjson', { slowStartMs: 4_000 });
-        // PGlite serves every connection from one backend: one read session's end resets the
-        // settings of another that overlaps it, and the settings watch rightly ends that one.
-        const [csvOut, ndjsonOut] =
-          engine === 'pglite'
-            ? [await slowCsv(), await slowNdjson()]
-            : await Promise.all([slowCsv(), slowNdjson()]);
-        await expectSameAsPsql(sandbox, csvOut, big, 'csv', { csv });
-        await expectSameAsPsql(sandbox, ndjsonOut, small, 'ndjson');
+        const [csvOut, ndjsonOut] = await overlapping(engine, [
+          () => coderdb(sandbox, transport, big, 'csv', { slowStartMs: 4_000 }),
+          () => coderdb(sandbox, transport, small, 'ndjson', { slowStartMs: 4_000 }),
+        ]);
+        await expectSameAsPsql(sandbox, csvOut!, big, 'csv', { csv });
+        await expectSameAsPsql(sandbox, ndjsonOut!, small, 'ndjson');
       });
 
       it('a consumer that closes the pipe (| head) ends the command cleanly', async () => {
@@ -564,4 +562,16 @@ export function differentialSuite(plan: SuitePlan): void {
       });
     }
   });
+}
+
+/**
+ * Runs coderdb commands at once on PostgreSQL, one after the other on PGlite: PGlite serves every
+ * connection from one backend, so one read session's end resets the settings of another that
+ * overlaps it, and the settings watch rightly ends that one (see README, sandbox).
+ */
+async function overlapping<T>(engine: string, runs: (() => Promise<T>)[]): Promise<T[]> {
+  if (engine !== 'pglite') return Promise.all(runs.map((run) => run()));
+  const results: T[] = [];
+  for (const run of runs) results.push(await run());
+  return results;
 }
