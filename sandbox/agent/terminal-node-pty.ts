@@ -4,6 +4,7 @@ import { closeSync, constants, openSync } from 'node:fs';
 import type { IPty } from 'node-pty';
 import type { ResolvedCommand } from './command.js';
 import type { Terminal, TerminalSize } from './terminal.js';
+import { hangUp } from './terminal-hangup.js';
 
 export function nodePtyTerminal(
   pty: typeof import('node-pty'),
@@ -71,7 +72,7 @@ export function nodePtyTerminal(
     resume,
     kill() {
       resume();
-      term.kill('SIGKILL');
+      hangUp((signal) => term.kill(signal));
     },
   };
 }

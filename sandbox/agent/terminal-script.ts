@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync, readlinkSync } from 'node:fs';
 import type { ResolvedCommand } from './command.js';
 import type { Terminal, TerminalSize } from './terminal.js';
+import { hangUp } from './terminal-hangup.js';
 
 const shellQuote = (text: string) => `'${text.replace(/'/g, `'\\''`)}'`;
 
@@ -74,12 +75,10 @@ export function scriptTerminal(command: ResolvedCommand, size: TerminalSize): Te
     kill() {
       child.stdout.resume();
       const pid = commandPid();
-      try {
-        if (pid !== undefined) process.kill(pid, 'SIGKILL');
-        else child.kill('SIGKILL');
-      } catch {
-        // Already gone.
-      }
+      hangUp((signal) => {
+        if (pid !== undefined) process.kill(pid, signal);
+        else child.kill(signal);
+      });
     },
   };
 }
