@@ -156,6 +156,9 @@ export async function demo(options: DemoOptions): Promise<number> {
     ? 'private VPC: the database is reachable only through the task'
     : 'the database URL is known: auto goes direct';
   out(`Sandbox ready: ${state.engine}, scenario ${state.scenario}, ${network}.\n`);
+  // A URL left in the environment by an earlier `eval "$(coderdb sandbox env)"` names that
+  // sandbox, not this one: the demo shows the sandbox it started, so it sets such URLs aside.
+  const setAside = setAsideDatabaseUrls();
   let failures = 0;
   try {
     const all = steps(state.engine);
@@ -176,6 +179,7 @@ export async function demo(options: DemoOptions): Promise<number> {
       }
     }
   } finally {
+    setAside.restore();
     options.signal?.removeEventListener('abort', onAbort);
     if (owned) {
       await stopOnce();
@@ -189,6 +193,28 @@ export async function demo(options: DemoOptions): Promise<number> {
       : `\nDemo finished with ${failures} unexpected result(s).`,
   );
   return failures === 0 ? 0 : 1;
+}
+
+const DATABASE_URL_VARIABLES = ['CODER_PG_CONNECTION_URL', 'CODERDB_URL'];
+
+function setAsideDatabaseUrls(): { restore(): void } {
+  const saved = new Map<string, string>();
+  for (const name of DATABASE_URL_VARIABLES) {
+    const value = process.env[name];
+    if (value === undefined) continue;
+    saved.set(name, value);
+    delete process.env[name];
+  }
+  if (saved.size > 0) {
+    out(
+      `(${[...saved.keys()].join(' and ')} from the environment set aside: the demo uses the sandbox it started)\n`,
+    );
+  }
+  return {
+    restore() {
+      for (const [name, value] of saved) process.env[name] = value;
+    },
+  };
 }
 
 async function runStep(

@@ -62,9 +62,14 @@ describe('sandbox', () => {
   it('runs the demo on PGlite with the script pty, as on a fresh machine, and says why there is no backup', async () => {
     const demo = await home.cli(['sandbox', 'demo', '--engine', 'pglite'], {
       timeoutMs: 240_000,
-      env: { CODERDB_SANDBOX_PTY: 'script' },
+      // A URL left over from an earlier `eval "$(coderdb sandbox env)"`, of a sandbox since stopped.
+      env: {
+        CODERDB_SANDBOX_PTY: 'script',
+        CODER_PG_CONNECTION_URL: 'postgresql://postgres@127.0.0.1:9/postgres',
+      },
     });
     expect(demo.code, demo.stderr).toBe(0);
+    expect(demo.stdout).toContain('CODER_PG_CONNECTION_URL from the environment set aside');
     expect(demo.stdout).toContain('Sandbox ready: pglite, scenario healthy, private VPC');
     expect(demo.stdout).toContain('Demo complete: every step behaved as expected.');
     expect(demo.stderr).toMatch(/ · via tunnel .* via task /);
