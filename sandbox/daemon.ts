@@ -9,6 +9,7 @@ import { closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, write
 import { join } from 'node:path';
 import { CoderdbError, usageError } from '../src/core/errors.js';
 import { paths } from '../src/core/paths.js';
+import { isProcessAlive } from '../src/core/process.js';
 import { readSandboxState, type SandboxState } from '../src/core/sandbox-state.js';
 import type { RunningDatabase } from './engines/types.js';
 import { fixtureSql, LAYOUTS, type Layout } from './fixture/index.js';
@@ -234,8 +235,8 @@ export async function stop(): Promise<boolean> {
   }
   process.kill(state.pid, 'SIGTERM');
   const deadline = Date.now() + STOP_TIMEOUT_MS;
-  while (Date.now() < deadline && alive(state.pid)) await sleep(50);
-  if (alive(state.pid)) process.kill(state.pid, 'SIGKILL');
+  while (Date.now() < deadline && isProcessAlive(state.pid)) await sleep(50);
+  if (isProcessAlive(state.pid)) process.kill(state.pid, 'SIGKILL');
   // A daemon that had to be killed could not stop its postmaster; do it here.
   await removeLeftServer(state.serverDir);
   rmSync(paths.sandboxState(), { force: true });
@@ -261,15 +262,6 @@ function staleServerDir(): string | undefined {
 
 export function status(): SandboxState | undefined {
   return readSandboxState();
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function lastLines(file: string): string {

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
+import { isProcessAlive } from '../../src/core/process.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -236,7 +237,7 @@ async function terminate(child: ChildProcess, dataDir: string): Promise<void> {
  */
 export async function removeServerDir(dir: string): Promise<void> {
   const pid = await postmasterPid(join(dir, 'data'));
-  if (pid !== undefined && isRunning(pid)) {
+  if (pid !== undefined && isProcessAlive(pid)) {
     for (const [sig, waitMs] of [
       ['SIGINT', 5_000],
       ['SIGQUIT', 3_000],
@@ -244,20 +245,11 @@ export async function removeServerDir(dir: string): Promise<void> {
     ] as const) {
       signal(pid, sig);
       const deadline = Date.now() + waitMs;
-      while (isRunning(pid) && Date.now() < deadline) await sleep(50);
-      if (!isRunning(pid)) break;
+      while (isProcessAlive(pid) && Date.now() < deadline) await sleep(50);
+      if (!isProcessAlive(pid)) break;
     }
   }
   await rm(dir, { recursive: true, force: true });
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function server(dir: string, port: number, child: ChildProcess): PgServer {

@@ -17,6 +17,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { createInterface } from 'node:readline';
+import { isProcessAlive } from './process.js';
 
 /** The `prev` of the first chained record. */
 export const GENESIS = '0'.repeat(64);
@@ -143,12 +144,7 @@ function lockIsStale(lock: string): boolean {
     if (Date.now() - statSync(lock).mtimeMs > LOCK_STALE_MS) return true;
     const pid = Number(readFileSync(lock, 'utf8').trim());
     if (!Number.isInteger(pid) || pid <= 0) return false; // being written: not yet stale
-    try {
-      process.kill(pid, 0);
-      return false;
-    } catch (error) {
-      return (error as NodeJS.ErrnoException).code === 'ESRCH';
-    }
+    return !isProcessAlive(pid);
   } catch {
     return false; // gone already: the next attempt takes it
   }

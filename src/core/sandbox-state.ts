@@ -4,6 +4,7 @@
 
 import { readFileSync } from 'node:fs';
 import { paths } from './paths.js';
+import { isProcessAlive } from './process.js';
 
 export interface SandboxState {
   pid: number;
@@ -35,18 +36,9 @@ export function readSandboxState(file = paths.sandboxState()): SandboxState | un
   }
   try {
     const state = JSON.parse(text) as SandboxState;
-    return isAlive(state.pid) ? state : undefined;
+    return isProcessAlive(state.pid) ? state : undefined;
   } catch {
     return undefined;
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -4,6 +4,7 @@
 
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isProcessAlive } from '../../src/core/process.js';
 import type { HolderInfo } from '../../src/holder/protocol.js';
 import { createHome, type Home } from '../helpers/cli.js';
 import { until, within } from '../helpers/wait.js';
@@ -12,15 +13,6 @@ describe('a warm session through an old agent (basic mode)', () => {
   let home: Home;
   let env: NodeJS.ProcessEnv;
   let holder: HolderInfo | undefined;
-  const alive = (pid: number) => {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  };
-
   beforeAll(async () => {
     home = createHome({ CODERDB_PROFILE: 'sandbox', NODE_NO_WARNINGS: '1' });
     env = { XDG_RUNTIME_DIR: join(home.dir, 'run'), CODERDB_HOLDER_KEEPALIVE_MS: '1000' };
@@ -31,7 +23,7 @@ describe('a warm session through an old agent (basic mode)', () => {
   });
   afterAll(async () => {
     await home?.cli(['disconnect', '--all'], { env }).catch(() => undefined);
-    if (holder && alive(holder.pid)) process.kill(holder.pid, 'SIGKILL');
+    if (holder && isProcessAlive(holder.pid)) process.kill(holder.pid, 'SIGKILL');
     await home?.cli(['sandbox', 'stop'], { timeoutMs: 30_000 });
     home?.remove();
   });
@@ -82,6 +74,6 @@ describe('a warm session through an old agent (basic mode)', () => {
 
     expect((await home.cli(['disconnect'], { env })).code).toBe(0);
     const pid = holder.pid;
-    await until(() => !alive(pid), 30_000, 'the holder to exit');
+    await until(() => !isProcessAlive(pid), 30_000, 'the holder to exit');
   });
 });

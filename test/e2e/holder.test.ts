@@ -5,6 +5,7 @@
 import { chmodSync, chownSync, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isProcessAlive } from '../../src/core/process.js';
 import { SANDBOX_CREDENTIALS } from '../../src/core/sandbox-state.js';
 import type { HolderInfo } from '../../src/holder/protocol.js';
 import type { CliResult } from '../helpers/cli.js';
@@ -39,18 +40,9 @@ describe('coderdb connect: warm sessions', () => {
     return info;
   }
 
-  const alive = (pid: number) => {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  };
-
   /** The holder's process is gone, its sockets are removed and its SSM session ended with the flag. */
   async function expectGone(info: HolderInfo): Promise<void> {
-    await until(() => !alive(info.pid), 30_000, `holder ${info.pid} to exit`);
+    await until(() => !isProcessAlive(info.pid), 30_000, `holder ${info.pid} to exit`);
     started.delete(info.pid);
     expect(readdirSync(holderDir()).filter((name) => !name.endsWith('.ended'))).toEqual([]);
     const session = await control(sandbox.state).session(info.sessionId);
@@ -69,7 +61,7 @@ describe('coderdb connect: warm sessions', () => {
   });
   afterAll(async () => {
     if (sandbox) await run(['disconnect', '--all']).catch(() => undefined);
-    for (const pid of started) if (alive(pid)) process.kill(pid, 'SIGKILL');
+    for (const pid of started) if (isProcessAlive(pid)) process.kill(pid, 'SIGKILL');
     await sandbox?.stop();
   });
 
@@ -131,7 +123,7 @@ describe('coderdb connect: warm sessions', () => {
     const endpoint = control(sandbox.state);
     await endpoint.scenario('no-running-task');
     try {
-      await until(() => !alive(info.pid), 30_000, 'the holder to notice its task stopped');
+      await until(() => !isProcessAlive(info.pid), 30_000, 'the holder to notice its task stopped');
     } finally {
       await endpoint.scenario('healthy');
     }
@@ -202,7 +194,7 @@ describe('coderdb connect: warm sessions', () => {
         .split('\n');
       expect((JSON.parse(lines.at(-1) as string) as AuditLine).transport).toBe('tunnel (reused)');
       expect((await operator.cli(['disconnect', '--all'], { env })).code).toBe(0);
-      await until(() => !alive(info.pid), 30_000, 'the holder to exit');
+      await until(() => !isProcessAlive(info.pid), 30_000, 'the holder to exit');
       started.delete(info.pid);
     } finally {
       operator.remove();
@@ -218,7 +210,7 @@ describe('coderdb connect: warm sessions', () => {
       expect(connected.stderr).toBe('');
       const info = JSON.parse(connected.stdout) as HolderInfo;
       started.add(info.pid);
-      await until(() => !alive(info.pid), 60_000, 'the holder to end with its credentials');
+      await until(() => !isProcessAlive(info.pid), 60_000, 'the holder to end with its credentials');
       started.delete(info.pid);
       const next = await operator.cli(['query', 'select 1'], {
         env: { XDG_RUNTIME_DIR: env.XDG_RUNTIME_DIR },

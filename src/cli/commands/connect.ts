@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import type { Profile } from '../../core/config.js';
 import { connectionError, usageError } from '../../core/errors.js';
+import { isProcessAlive } from '../../core/process.js';
 import { scrub } from '../../core/secret.js';
 import type { HolderInfo } from '../../holder/protocol.js';
 import { globals, outputFormat, resolveProfile, say } from '../shared.js';
@@ -256,7 +257,7 @@ async function stopHolder(holder: Listed): Promise<void> {
   const { ask } = await import('../../holder/protocol.js');
   await ask(holder.control, { op: 'stop' });
   const deadline = Date.now() + STOP_TIMEOUT_MS;
-  while (isAlive(holder.info.pid)) {
+  while (isProcessAlive(holder.info.pid)) {
     if (Date.now() > deadline) {
       throw connectionError(
         'holder.stop-timeout',
@@ -267,15 +268,6 @@ async function stopHolder(holder: Listed): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   say(`coderdb: disconnected profile ${holder.info.profile} (task ${holder.info.task}, session ended)`);
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 async function printStatus(json: boolean): Promise<void> {
