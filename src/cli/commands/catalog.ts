@@ -105,10 +105,11 @@ export async function read(
     const { printResult } = await import('../render.js');
     const result = await withReadSession(context, reader);
     const total = result.rows.length;
-    if (limit !== undefined && total > limit) {
+    const kept = limit !== undefined && total > limit ? limit : undefined;
+    if (kept !== undefined) {
       // What is printed is whole: the rows kept, counted as such.
-      result.rows = result.rows.slice(0, limit);
-      result.rowCount = limit;
+      result.rows = result.rows.slice(0, kept);
+      result.rowCount = kept;
     }
     const { pagedStdout } = await import('../paged-stdout.js');
     const output = await pagedStdout(format);
@@ -117,7 +118,7 @@ export async function read(
     } finally {
       await output.done();
     }
-    if (limit !== undefined && total > limit) say(`(${limit} of ${total} rows; --limit ${limit})`);
+    if (kept !== undefined) say(`(${kept} of ${total} rows; --limit ${kept})`);
   });
 }
 
