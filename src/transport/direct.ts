@@ -3,7 +3,7 @@
 // values stay in PostgreSQL's text format so that every transport prints the same thing.
 
 import { connect as netConnect, type Socket } from 'node:net';
-import pg from 'pg';
+import type pg from 'pg';
 import type { TransportName } from '../core/config.js';
 import { CoderdbError } from '../core/errors.js';
 import { type Field, type RawRow, typeFromOid } from '../core/pgtypes.js';
@@ -41,6 +41,22 @@ export const SERVER_INFO_QUERY =
   "SELECT current_setting('server_version_num')::int AS num, current_setting('server_version') AS version, " +
   'current_database() AS database, current_user AS "user"';
 
+let pgLoading: Promise<typeof pg> | undefined;
+let pgLoaded: typeof pg | undefined;
+
+/**
+ * Loads node-postgres (once). It costs tens of milliseconds of the CPU, which the exec transport
+ * never needs; the others start it as their network work begins (task lookup, Secrets Manager),
+ * so that the load runs while they wait.
+ */
+export function loadPg(): Promise<typeof pg> {
+  pgLoading ??= import('pg').then((module) => {
+    pgLoaded = module.default;
+    return pgLoaded;
+  });
+  return pgLoading;
+}
+
 export interface DirectTransportOptions {
   name?: TransportName;
   /** Resolves where to connect (URL from flag, env or Secrets Manager; IAM token). */
@@ -59,6 +75,8 @@ export function directTransport(options: DirectTransportOptions): Transport {
     name,
     describe: () => described,
     async open(openOptions: OpenOptions = {}) {
+      // A failed load is reported by connect(), after the target's own errors.
+      loadPg().catch(() => undefined);
       const target = await options.target(openOptions);
       described = `${name} ${describeTarget(target)}`;
       return connect(target, name, openOptions, options.socket);
@@ -111,7 +129,7 @@ async function connect(
 }
 
 async function connectClient(config: pg.ClientConfig, reported: Map<string, string>): Promise<pg.Client> {
-  const client = new pg.Client(config);
+  const client = new (await loadPg()).Client(config);
   // A dropped connection surfaces through the running query; this keeps it from crashing the process.
   client.on('error', () => undefined);
   connectionOf(client).on('parameterStatus', (message: { parameterName: string; parameterValue: string }) => {
@@ -588,7 +606,8 @@ class RowStream implements pg.Submittable {
     }
     const { trailers } = this.pipeline;
     if (trailers.length === 0) return;
-    if (!(error instanceof pg.DatabaseError)) {
+    // node-postgres is loaded: this session's connection was made with it.
+    if (!(pgLoaded && error instanceof pgLoaded.DatabaseError)) {
       // The connection failed: no more responses are coming, for any of them.
       for (const rest of trailers.slice(this.#segment)) rest.handleError(error);
       this.#segment = trailers.length + 1;

@@ -25,7 +25,7 @@ import { CoderdbError, connectionError, DOCTOR_HINT, usageError } from '../core/
 import { scrub } from '../core/secret.js';
 import { PORT_FORWARDING_DOCUMENT, PortSession } from '../ssm/port-session.js';
 import { withTimeout } from '../ssm/timing.js';
-import { directTransport } from './direct.js';
+import { directTransport, loadPg } from './direct.js';
 import { describeTarget, type PgTarget } from './pg-url.js';
 import { hasReader, iamAuthToken, resolveDirectTarget, resolveTarget, type SessionRole } from './resolve.js';
 import type { Around, DbSession, QueryEvent, Transport } from './types.js';
@@ -83,6 +83,11 @@ export async function openTunnel(
   const server = options.socketPath
     ? await listenOnSocket(options.socketPath)
     : await listen(options.localPort ?? 0);
+  // The task is looked up while the database's address is resolved (Secrets Manager, RDS), and
+  // node-postgres loads meanwhile; a failure of the database's resolution is still the one reported.
+  const taskLookup = findTask(aws, profile);
+  taskLookup.catch(() => undefined);
+  loadPg().catch(() => undefined);
   try {
     const database = await resolveDirectTarget(profile, aws);
     const remote = await remoteEndpoint(database, profile, aws);
@@ -90,7 +95,7 @@ export async function openTunnel(
       options.verifyTlsInTunnel !== false && database.sslmode === 'verify-full'
         ? { host: remote.host, ...(database.sslrootcert ? { ca: readRootCert(database.sslrootcert) } : {}) }
         : undefined;
-    const task = await findTask(aws, profile);
+    const task = await taskLookup;
     const address = server.address();
     const localPort = typeof address === 'object' && address ? address.port : 0;
     const log = options.log;
