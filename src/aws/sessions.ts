@@ -117,25 +117,33 @@ async function openChannel(
   token: Secret,
   options: Partial<DataChannelOptions>,
 ): Promise<DataChannel> {
-  const { ResumeSessionCommand, TerminateSessionCommand } = await awsModule('ssm');
-  return DataChannel.open({
+  const opening = DataChannel.open({
     streamUrl,
     token,
     sessionId,
     resumeSession: async () => {
+      const { ResumeSessionCommand } = await awsModule('ssm');
       const resumed = await (await aws.ssm()).send(new ResumeSessionCommand({ SessionId: sessionId }));
       return resumed.TokenValue ? new Secret(resumed.TokenValue) : undefined;
     },
     terminateSession: async () => {
+      const { TerminateSessionCommand } = await awsModule('ssm');
       await (await aws.ssm()).send(new TerminateSessionCommand({ SessionId: sessionId }));
     },
     ...options,
   });
+  // The SSM client (~100 ms to load) is needed only to resume or end the session: it loads while
+  // the WebSocket opens and the agent starts the command, not before.
+  aws.ssm().catch(() => undefined);
+  return opening;
 }
 
 async function encryption(aws: AwsSession, target: TaskTarget) {
   const { createKmsDataKeyProvider } = await import('../ssm/kms.js');
-  return { kms: createKmsDataKeyProvider(await aws.kms()), targetId: target.ssmTarget };
+  // The KMS client is asked for when the agent's handshake comes, and loads while it is awaited.
+  const kms = aws.kms();
+  kms.catch(() => undefined);
+  return { kms: createKmsDataKeyProvider(() => kms), targetId: target.ssmTarget };
 }
 
 function explainExecFailure(error: unknown, target: TaskTarget) {

@@ -39,7 +39,8 @@ export async function findTask(
 ): Promise<TaskTarget> {
   const ecs = await aws.ecs();
   const { ListTasksCommand, DescribeTasksCommand } = await awsModule('ecs');
-  aws.noteIdentity();
+  // The caller's identity (for the audit log) is looked up beside the task, once the lookup is sent.
+  setImmediate(() => aws.noteIdentity());
   let taskArns: string[];
   if (profile.task) {
     taskArns = [profile.task];

@@ -23,7 +23,7 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { Readable, Writable } from 'node:stream';
-import WebSocket from 'ws';
+import type WebSocket from 'ws';
 import { CoderdbError, connectionError, DOCTOR_HINT } from '../core/errors.js';
 import { Secret, scrub } from '../core/secret.js';
 import {
@@ -57,6 +57,17 @@ import { answerHandshake, type EncryptionSettings } from './handshake.js';
 import { RETRANSMISSION } from './rto.js';
 import { IncomingSequencer, OutgoingBuffer, type OutgoingMessage } from './sequencing.js';
 import { type BackoffPolicy, backoffDelays, PLUGIN_BACKOFF, sleep, withTimeout } from './timing.js';
+
+let webSocketLoading: Promise<typeof WebSocket> | undefined;
+
+/**
+ * Loads the WebSocket library (once). A transport calls it once its first AWS requests are on
+ * their way, so that the load runs while they are answered rather than before they are sent.
+ */
+export function loadWebSocket(): Promise<typeof WebSocket> {
+  webSocketLoading ??= import('ws').then((module) => module.default);
+  return webSocketLoading;
+}
 
 /** One per process, like the plugin's ClientId. */
 const CLIENT_ID = randomUUID();
@@ -418,7 +429,7 @@ export class DataChannel extends EventEmitter<DataChannelEvents> {
 
   /** One dial: upgrade, then the opening text message with the current token. */
   async #connect(): Promise<void> {
-    const ws = new WebSocket(this.#options.streamUrl, {
+    const ws = new (await loadWebSocket())(this.#options.streamUrl, {
       perMessageDeflate: false,
       handshakeTimeout: this.#timeouts.connectMs,
     });
@@ -530,7 +541,7 @@ export class DataChannel extends EventEmitter<DataChannelEvents> {
 
   #keepalive(): void {
     const ws = this.#ws;
-    if (!ws || ws.readyState !== WebSocket.OPEN) return;
+    if (!ws || ws.readyState !== ws.OPEN) return;
     // A paused socket cannot read the pong, so silence proves nothing then.
     if (this.#awaitingPong && !this.#readingPaused) {
       this.#log('no pong since the last ping; dropping the socket');
@@ -609,7 +620,7 @@ export class DataChannel extends EventEmitter<DataChannelEvents> {
 
   #acknowledge(frame: Frame): void {
     const ws = this.#ws;
-    if (!ws || ws.readyState !== WebSocket.OPEN) return;
+    if (!ws || ws.readyState !== ws.OPEN) return;
     ws.send(encodeAcknowledge(frame));
     this.#stats.acksSent += 1;
   }
@@ -855,7 +866,7 @@ export class DataChannel extends EventEmitter<DataChannelEvents> {
   }
 
   #canSend(): boolean {
-    return this.#state === 'open' && !this.#publicationPaused && this.#ws?.readyState === WebSocket.OPEN;
+    return this.#state === 'open' && !this.#publicationPaused && this.#ws?.readyState === this.#ws?.OPEN;
   }
 
   #transmit(message: OutgoingMessage): void {
@@ -943,7 +954,7 @@ export class DataChannel extends EventEmitter<DataChannelEvents> {
     this.#ws = undefined;
     if (ws) {
       ws.resume();
-      if (ws.readyState === WebSocket.OPEN) ws.close(1000);
+      if (ws.readyState === ws.OPEN) ws.close(1000);
       else ws.terminate();
     }
     const result: ChannelEnd = { ...end };

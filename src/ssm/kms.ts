@@ -22,11 +22,11 @@ export interface KmsDataKeyProvider {
 }
 
 /** kms:GenerateDataKey with the key id, context and size the agent asked for. */
-export function createKmsDataKeyProvider(client: KMSClient): KmsDataKeyProvider {
+export function createKmsDataKeyProvider(client: KMSClient | (() => Promise<KMSClient>)): KmsDataKeyProvider {
   return {
     async generateDataKey(request) {
       const { GenerateDataKeyCommand } = await import('@aws-sdk/client-kms');
-      const out = await client.send(
+      const out = await (typeof client === 'function' ? await client() : client).send(
         new GenerateDataKeyCommand({
           KeyId: request.keyId,
           EncryptionContext: request.encryptionContext,

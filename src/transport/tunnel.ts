@@ -23,6 +23,7 @@ import { findTask, type TaskTarget } from '../aws/tasks.js';
 import type { Profile } from '../core/config.js';
 import { CoderdbError, connectionError, DOCTOR_HINT, usageError } from '../core/errors.js';
 import { scrub } from '../core/secret.js';
+import { loadWebSocket } from '../ssm/channel.js';
 import { PORT_FORWARDING_DOCUMENT, PortSession } from '../ssm/port-session.js';
 import { withTimeout } from '../ssm/timing.js';
 import { directTransport, loadPg } from './direct.js';
@@ -87,7 +88,17 @@ export async function openTunnel(
   // node-postgres loads meanwhile; a failure of the database's resolution is still the one reported.
   const taskLookup = findTask(aws, profile);
   taskLookup.catch(() => undefined);
-  loadPg().catch(() => undefined);
+  void aws
+    .ecs()
+    .then(() =>
+      // Once the lookups are sent, what the session needs next loads while they are answered.
+      setImmediate(() => {
+        aws.ssm().catch(() => undefined);
+        loadPg().catch(() => undefined);
+        loadWebSocket().catch(() => undefined);
+      }),
+    )
+    .catch(() => undefined);
   try {
     const database = await resolveDirectTarget(profile, aws);
     const remote = await remoteEndpoint(database, profile, aws);

@@ -75,9 +75,9 @@ describe('Ctrl-C ends the remote session', () => {
     );
 
   /** The built CLI against the sandbox, its stderr collected; `exitCode` waits at most 15 s. */
-  const launch = (args: string[]) => {
+  const launch = (args: string[], env: NodeJS.ProcessEnv = {}) => {
     const child = spawn(process.execPath, [CLI, ...args], {
-      env: sandbox.env,
+      env: { ...sandbox.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     children.push(child);
@@ -129,6 +129,45 @@ describe('Ctrl-C ends the remote session', () => {
       );
     });
   }
+
+  it('through a warm session (tunnel, reused): exit 130, the statement ends, the holder and its session stay', async () => {
+    const env = { XDG_RUNTIME_DIR: join(sandbox.dir, 'run') };
+    const connected = await sandbox.run(['--transport', 'tunnel', 'connect', '-o', 'json', '--for', '5m'], {
+      env,
+    });
+    expect(connected.code, connected.stderr).toBe(0);
+    const holder = JSON.parse(connected.stdout) as { pid: number; sessionId: string };
+    try {
+      const sleepingBefore = await sleepers();
+      const { child, stderr, exitCode } = launch(
+        ['--transport', 'tunnel', '-v', 'query', 'select pg_sleep(120)'],
+        env,
+      );
+      const backend = await until('the statement to run', async () =>
+        [...(await sleepers())].find((pid) => !sleepingBefore.has(pid)),
+      );
+      expect(stderr()).toContain('tunnel (reused)');
+      child.kill('SIGINT');
+      expect(await exitCode(), stderr()).toBe(130);
+      expect(stderr().trim().split('\n').at(-1)).toBe('interrupted');
+      await until(
+        'the statement to end',
+        async () => ((await sleepers()).has(backend) ? undefined : true),
+        15_000,
+      );
+      // The warm session outlives the command it served, and serves the next one.
+      expect((await activeSessions()).has(holder.sessionId)).toBe(true);
+      const next = await sandbox.run(['--transport', 'tunnel', '-v', 'query', 'select 41 + 1'], { env });
+      expect(next.code, next.stderr).toBe(0);
+      expect(next.stdout).toContain('42');
+      expect(next.stderr).toContain(`warm session, pid ${holder.pid}`);
+    } finally {
+      await sandbox.run(['disconnect', '--all'], { env });
+    }
+    await until('the warm session to end', async () =>
+      (await activeSessions()).has(holder.sessionId) ? undefined : true,
+    );
+  });
 
   it('over exec: a reader that stops reading (| head) ends the session too, with status 0', async () => {
     const before = await activeSessions();

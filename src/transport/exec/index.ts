@@ -8,7 +8,7 @@ import type { AwsSession } from '../../aws/session.js';
 import { execKmsKey, openExecChannel } from '../../aws/sessions.js';
 import { findTask } from '../../aws/tasks.js';
 import type { Profile } from '../../core/config.js';
-import type { DataChannelOptions } from '../../ssm/channel.js';
+import { type DataChannelOptions, loadWebSocket } from '../../ssm/channel.js';
 import type { Transport } from '../types.js';
 import { bootstrapCommand } from './bootstrap.js';
 import { ExecSession } from './session.js';
@@ -52,7 +52,13 @@ export function execTransport(
         installClient: profile.installClient,
       });
       // The cluster's KMS key (which makes the session encrypted) is looked up alongside the task.
-      const [target, kmsKeyId] = await Promise.all([findTask(aws, profile), execKmsKey(aws, profile)]);
+      const lookups = Promise.all([findTask(aws, profile), execKmsKey(aws, profile)]);
+      // The WebSocket library loads while the lookups are answered (after they are sent).
+      void aws
+        .ecs()
+        .then(() => setImmediate(() => loadWebSocket().catch(() => undefined)))
+        .catch(() => undefined);
+      const [target, kmsKeyId] = await lookups;
       const where = `task ${target.taskId}, container ${target.container}`;
       described = `exec ${profile.cluster} ${where} ($${urlEnv})`;
       const channel = await openExecChannel(aws, profile, target, command, {
