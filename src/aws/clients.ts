@@ -32,6 +32,17 @@ export function awsSettings(profile: Profile): AwsSettings {
   return settings;
 }
 
+/**
+ * Starts resolving the profile's credentials (files, SSO, container or instance endpoint, an MFA
+ * prompt) while the SDK clients load: a transport that will call AWS calls this first. The chain
+ * keeps what it found for the clients' own calls; a failure is theirs to report.
+ */
+export function resolveCredentialsEarly(profile: Profile): void {
+  awsSettings(profile)
+    .credentials()
+    .catch(() => undefined);
+}
+
 function credentialProvider(profile: Profile): AwsCredentialIdentityProvider {
   if (profile.name === 'sandbox') return async () => SANDBOX_CREDENTIALS;
   let provider: Promise<AwsCredentialIdentityProvider> | undefined;

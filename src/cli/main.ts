@@ -17,9 +17,10 @@ if (typeof (globalThis as { navigator?: unknown }).navigator === 'undefined') {
     writable: true,
   });
 }
-// The SQL parser is WebAssembly, compiled as each command starts. V8 compiles it twice: quickly
-// (Liftoff), then again in the background for speed (TurboFan), and a command that is done waits
-// at exit for that second compilation, ~150 ms, to save microseconds on the few short statements
-// a command parses. Set before the module is compiled, this keeps the first compilation only.
-setFlagsFromString('--liftoff-only');
+// The SQL parser is WebAssembly, compiled as each command starts. Node 20's V8 compiles all of it
+// twice: quickly (Liftoff), then again in the background for speed (TurboFan), and a command that
+// is done waits at exit for that second compilation, ~100 ms, to save microseconds on the few short
+// statements a command parses. Set before the module is compiled, this keeps the first one only.
+// Node 22+ tiers up only the functions that run hot, and is no faster with it (BENCHMARKS.md).
+if (process.versions.node.startsWith('20.')) setFlagsFromString('--liftoff-only');
 await import('./run.js');

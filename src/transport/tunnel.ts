@@ -15,7 +15,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, isIP, type Server, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
-import { awsModule } from '../aws/clients.js';
+import { awsModule, resolveCredentialsEarly } from '../aws/clients.js';
 import { fromAwsError } from '../aws/errors.js';
 import type { AwsSession } from '../aws/session.js';
 import { openPortChannel } from '../aws/sessions.js';
@@ -86,6 +86,7 @@ export async function openTunnel(
     : await listen(options.localPort ?? 0);
   // The task is looked up while the database's address is resolved (Secrets Manager, RDS), and
   // node-postgres loads meanwhile; a failure of the database's resolution is still the one reported.
+  resolveCredentialsEarly(profile);
   const taskLookup = findTask(aws, profile);
   taskLookup.catch(() => undefined);
   void aws

@@ -4,6 +4,7 @@
 // container's own environment, so the database URL never reaches this machine.
 
 import { randomBytes } from 'node:crypto';
+import { resolveCredentialsEarly } from '../../aws/clients.js';
 import type { AwsSession } from '../../aws/session.js';
 import { execKmsKey, openExecChannel } from '../../aws/sessions.js';
 import { findTask } from '../../aws/tasks.js';
@@ -52,6 +53,7 @@ export function execTransport(
         installClient: profile.installClient,
       });
       // The cluster's KMS key (which makes the session encrypted) is looked up alongside the task.
+      resolveCredentialsEarly(profile);
       const lookups = Promise.all([findTask(aws, profile), execKmsKey(aws, profile)]);
       // The WebSocket library loads while the lookups are answered (after they are sent).
       void aws
