@@ -54,13 +54,21 @@ export async function medianTime(runs: number, work: () => unknown): Promise<num
   return median(times);
 }
 
-/** Median wall time of a whole `coderdb <args>` command, in ms; throws if the command fails. */
-export function commandTime(runs: number, args: string[]): number {
+/**
+ * Median wall time of a whole `coderdb <args>` command, in ms; throws if the command fails, or
+ * prints other than `expectStdout` when given (a fast wrong answer is not a figure).
+ */
+export function commandTime(runs: number, args: string[], expectStdout?: string): number {
   const times: number[] = [];
   for (let i = 0; i < runs; i++) {
     const start = performance.now();
     const result = cli(args);
     if (result.code !== 0) throw new Error(`coderdb ${args.join(' ')} failed: ${result.stderr}`);
+    if (expectStdout !== undefined && result.stdout !== expectStdout) {
+      throw new Error(
+        `refusing to report coderdb ${args.join(' ')}: it printed ${JSON.stringify(result.stdout)}`,
+      );
+    }
     times.push(performance.now() - start);
   }
   return median(times);
