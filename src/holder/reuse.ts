@@ -2,7 +2,8 @@
 // and AWS identity (src/holder/dir.ts) and speaks PostgreSQL through the holder's relay socket with
 // node-postgres, exactly as the tunnel transport does through its local port, so the guard, the
 // session-level read-only setting, the settings watch and the audit run here as they always do.
-// Sessions say `tunnel (reused)` in the context line and the audit log.
+// Sessions say `tunnel (reused)` in the context line and the audit log. An exec holder lends its
+// psql sessions instead (exec-client.ts); those sessions say `exec (reused)`.
 
 import { existsSync, readFileSync, unlinkSync } from 'node:fs';
 import type { Profile } from '../core/config.js';
@@ -22,6 +23,8 @@ export interface WarmHolder {
   info: HolderInfo;
   control: string;
   relay: string;
+  /** An exec holder's session socket. */
+  exec: string;
 }
 
 /**
@@ -42,10 +45,10 @@ export async function findHolder(
   if (!existsSync(files.control)) return undefined;
   checkPrivate(dir, 'directory');
   checkPrivate(files.control, 'socket');
-  checkPrivate(files.relay, 'socket');
   const reply = await ask(files.control, { op: 'hello' }, HELLO_TIMEOUT_MS).catch(() => undefined);
   if (!reply?.ok || !reply.info) return undefined;
-  return { info: reply.info, control: files.control, relay: files.relay };
+  checkPrivate(reply.info.transport === 'exec' ? files.exec : files.relay, 'socket');
+  return { info: reply.info, control: files.control, relay: files.relay, exec: files.exec };
 }
 
 /**
@@ -59,15 +62,17 @@ export function warmTransport(
   say: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
 ): Transport {
   const { info } = holder;
-  let described = `tunnel (reused) ${info.database} via task ${info.task} (warm session, pid ${info.pid})`;
+  const exec = info.transport === 'exec';
+  let described = `${info.transport} (reused) ${info.database} via task ${info.task} (warm session, pid ${info.pid})`;
   let cold: Transport | undefined;
   return {
-    name: 'tunnel',
+    name: info.transport,
     describe: () => cold?.describe() ?? described,
     async open(options: OpenOptions = {}): Promise<DbSession> {
       if (cold) return cold.open(options);
-      let target: PgTarget;
+      let target: PgTarget | undefined;
       try {
+        if (exec) return await (await import('./exec-client.js')).openHeldExec(holder.exec, options);
         target = await targetFrom(holder, options.role ?? 'main');
       } catch (error) {
         if (!(error instanceof CoderdbError) || !error.code.startsWith('holder.')) throw error;

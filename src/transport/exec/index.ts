@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { AwsSession } from '../../aws/session.js';
 import { execKmsKey, openExecChannel } from '../../aws/sessions.js';
-import { findTask } from '../../aws/tasks.js';
+import { findTask, type TaskTarget } from '../../aws/tasks.js';
 import type { Profile } from '../../core/config.js';
 import type { DataChannelOptions } from '../../ssm/channel.js';
 import type { Transport } from '../types.js';
@@ -26,6 +26,8 @@ export interface ExecTransportOptions {
   describeWithGdesc?: boolean;
   /** Data channel settings (timeouts, logging). */
   channel?: Partial<DataChannelOptions>;
+  /** Every session in this task, not looked up each time (a warm holder's, src/holder/exec-pool.ts). */
+  task?: TaskTarget;
 }
 
 /** Waiting for psql's first answer: the agent's start-up, psql's connection, and apk if asked. */
@@ -52,7 +54,10 @@ export function execTransport(
         installClient: profile.installClient,
       });
       // The cluster's KMS key (which makes the session encrypted) is looked up alongside the task.
-      const [target, kmsKeyId] = await Promise.all([findTask(aws, profile), execKmsKey(aws, profile)]);
+      const [target, kmsKeyId] = await Promise.all([
+        options.task ?? findTask(aws, profile),
+        execKmsKey(aws, profile),
+      ]);
       const where = `task ${target.taskId}, container ${target.container}`;
       described = `exec ${profile.cluster} ${where} ($${urlEnv})`;
       const channel = await openExecChannel(aws, profile, target, command, {
