@@ -15,6 +15,7 @@ import { fingerprint } from '../helpers/fingerprint.js';
 import { sandboxAwsConfig, startSandbox, type TestSandbox } from '../helpers/sandbox.js';
 import { until } from '../helpers/wait.js';
 import { sql } from '../ops/backup/helpers.js';
+import { control } from './tunnel-helpers.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -31,7 +32,7 @@ describe('coderdb connect --transport exec: warm exec sessions', () => {
   async function connect(...args: string[]): Promise<HolderInfo> {
     const result = await sandbox.run(['--transport', 'exec', 'connect', '-o', 'json', ...args], {
       timeoutMs: 120_000,
-      env: env({ CODERDB_HOLDER_POLL_MS: '500' }),
+      env: env({ CODERDB_HOLDER_POLL_MS: '500', CODERDB_HOLDER_KEEPALIVE_MS: '1000' }),
     });
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
@@ -223,6 +224,30 @@ context.dispose();
     expect(next.code).toBe(0);
     expect(next.stderr).toContain('exec (reused)');
 
+    // Two commands at once: the second gets a psql session of its own, closed once it is done.
+    const both = await Promise.all([
+      exec('query', 'select pg_sleep(1), 1 as one'),
+      exec('query', 'select pg_sleep(1), 2 as two'),
+    ]);
+    expect(both.map((result) => result.code)).toEqual([0, 0]);
+    const hello = async () =>
+      (
+        JSON.parse(
+          (await sandbox.run(['connect', '--status', '-o', 'json'], { env: env() })).stdout,
+        ) as HolderInfo[]
+      )[0]!;
+    const settled = Date.now() + 15_000;
+    while ((await hello()).sessions !== 1 && Date.now() < settled) await sleep(200);
+    expect((await hello()).sessions).toBe(1);
+
+    // Keep-alives go through the idle session without counting as use.
+    const quiet = await hello();
+    await sleep(2_500);
+    const later = await hello();
+    expect(later.keepAlives).toBeGreaterThan(quiet.keepAlives);
+    expect(later.lastUsedAt).toBe(quiet.lastUsedAt);
+    expect((await exec('query', 'select 3')).code).toBe(0);
+
     const status = await sandbox.run(['connect', '--status'], { env: env() });
     expect(status.stdout.split('\n')[1]).toMatch(/^sandbox +exec /);
 
@@ -233,6 +258,22 @@ context.dispose();
     expect(fresh.code).toBe(0);
     expect(audit().at(-1)?.transport).toBe('exec');
   }, 240_000);
+
+  it('ends when its task is replaced, leaving no session; the next command says so', async () => {
+    await sandbox.run(['disconnect', '--all'], { env: env() });
+    const info = await connect();
+    const endpoint = control(sandbox.state);
+    await endpoint.scenario('no-running-task');
+    try {
+      await until(() => !isProcessAlive(info.pid), 30_000, 'the holder to notice its task stopped');
+    } finally {
+      await endpoint.scenario('healthy');
+    }
+    await expectGone(info);
+    const next = await exec('query', 'select 1');
+    expect(next.code).toBe(0);
+    expect(next.stderr).toContain(`ended (its task ${info.task} is`);
+  }, 90_000);
 
   it('ends when idle for its limit, leaving no session', async () => {
     // Whatever an earlier failure left (so that this one is not reported as its consequence).
