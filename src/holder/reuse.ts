@@ -9,7 +9,6 @@ import { existsSync, readFileSync, unlinkSync } from 'node:fs';
 import type { Profile } from '../core/config.js';
 import { CoderdbError } from '../core/errors.js';
 import { rememberSecret, Secret } from '../core/secret.js';
-import { directTransport } from '../transport/direct.js';
 import type { PgTarget } from '../transport/pg-url.js';
 import type { DbSession, OpenOptions, Transport } from '../transport/types.js';
 import { checkPrivate, holderDir, holderFiles, holderKey } from './dir.js';
@@ -83,6 +82,8 @@ export function warmTransport(
         described = cold.describe();
         return cold.open(options);
       }
+      // Loaded here: an exec holder's commands need no node-postgres.
+      const { directTransport } = await import('../transport/direct.js');
       const session = await directTransport({
         name: 'tunnel',
         target: async () => target,
