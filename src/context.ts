@@ -29,7 +29,7 @@ export interface ContextOptions extends LoadOptions {
   disabledLayers?: DisabledLayers;
   /**
    * Go through the profile's warm session (`coderdb connect`, src/holder/) when one is alive and
-   * the transport is tunnel, or auto with no URL. The CLI does unless --no-reuse; default false.
+   * holds the profile's transport (tunnel or exec), or the transport is auto with no URL. The CLI does unless --no-reuse; default false.
    */
   reuseWarmSession?: boolean;
 }
@@ -73,16 +73,20 @@ function auditSink(profile: Profile): AuditSink | undefined {
 }
 
 export function createTransport(profile: Profile, aws: AwsSession, reuseWarmSession = false): Transport {
-  const warm = reuseWarmSession && profile.transport !== 'direct' && profile.transport !== 'exec';
+  const warm = reuseWarmSession && profile.transport !== 'direct';
   if (warm && !(profile.transport === 'auto' && hasExplicitUrl(profile))) {
     const cold = async () =>
       profile.transport === 'tunnel'
         ? (await import('./transport/tunnel.js')).tunnelTransport(profile, aws)
-        : (await import('./transport/auto.js')).autoTransport(profile, aws);
+        : profile.transport === 'exec'
+          ? (await import('./transport/exec/index.js')).execTransport(profile, aws)
+          : (await import('./transport/auto.js')).autoTransport(profile, aws);
     return lazyTransport(profile.transport, async () => {
       const { findHolder, warmTransport } = await import('./holder/reuse.js');
       const holder = await findHolder(profile);
-      return holder ? warmTransport(holder, cold) : cold();
+      // A holder serves its own transport, and auto (which would have chosen one of the two).
+      const serves = holder && (profile.transport === 'auto' || holder.info.transport === profile.transport);
+      return holder && serves ? warmTransport(holder, cold) : cold();
     });
   }
   switch (profile.transport) {

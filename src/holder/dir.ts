@@ -66,6 +66,8 @@ export function holderKey(profile: Profile, env: NodeJS.ProcessEnv = process.env
 export interface HolderFiles {
   control: string;
   relay: string;
+  /** A warm exec holder's session socket (src/holder/exec-pool.ts). */
+  exec: string;
   /** Written by a holder as it ends: one line saying why; read (and removed) by the next command. */
   ended: string;
 }
@@ -74,6 +76,7 @@ export function holderFiles(key: string, dir: string = holderDir()): HolderFiles
   return {
     control: join(dir, `${key}.ctl`),
     relay: join(dir, `${key}.pg`),
+    exec: join(dir, `${key}.exec`),
     ended: join(dir, `${key}.ended`),
   };
 }

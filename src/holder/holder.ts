@@ -1,27 +1,31 @@
-// The warm-session holder: the background process `coderdb connect` starts. It holds one SSM
-// port-forwarding session to the database (the tunnel transport's, listening on a Unix socket in
-// the user's private holder directory instead of a TCP port) and a control socket beside it, so
-// that later commands skip task discovery, StartSession and the WebSocket handshake and speak
-// PostgreSQL through the relay with node-postgres, every read-path layer still on their side.
+// The warm-session holder: the background process `coderdb connect` starts. It holds what saves
+// later commands their session set-up, behind Unix sockets in the user's private holder directory,
+// and a control socket beside them. What it holds is one of two kinds (src/holder/held.ts):
+// - tunnel: one SSM port-forwarding session (tunnel-held.ts); commands speak PostgreSQL through
+//   its relay with node-postgres, every read-path layer still on their side;
+// - exec: psql sessions in the container (exec-pool.ts), each lent to one command at a time and
+//   reset between them; commands drive them through a small framed protocol (exec-client.ts).
+// This module is the lifecycle both share.
 //
 // It never outlives its reasons: it ends when idle for its limit, at its maximum lifetime, when the
-// task it forwards through stops or is replaced (DescribeTasks, polled), when its AWS credentials
-// expire, when the SSM session ends, or on `coderdb disconnect` / SIGTERM; ending terminates the SSM
-// session (TerminateSession) and removes its sockets. Each end but a requested one leaves a one-line
-// note that the next command prints before it opens a fresh session.
+// task it reaches through stops or is replaced (DescribeTasks, polled), when its AWS credentials
+// expire, when what it holds can no longer serve (its SSM session ended; for exec, no new psql
+// session can be opened), or on `coderdb disconnect` / SIGTERM; ending ends every SSM session it
+// holds and removes its sockets. Each end but a requested one leaves a one-line note that the next
+// command prints before it opens a fresh session.
 
 import { chmodSync, existsSync, unlinkSync, writeFileSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { awsModule, awsSettings } from '../aws/clients.js';
 import type { AwsSession } from '../aws/session.js';
+import type { TaskTarget } from '../aws/tasks.js';
 import type { Profile } from '../core/config.js';
 import { usageError } from '../core/errors.js';
-import { scrub } from '../core/secret.js';
-import { directTransport } from '../transport/direct.js';
-import { describeTarget, type PgTarget } from '../transport/pg-url.js';
-import type { Tunnel } from '../transport/tunnel.js';
+import type { PgTarget } from '../transport/pg-url.js';
 import { checkPrivate, type HolderFiles } from './dir.js';
 import { formatDuration } from './duration.js';
+import type { Held, HeldContext } from './held.js';
+import { Usage } from './held.js';
 import {
   ask,
   type ControlReply,
@@ -35,6 +39,8 @@ export interface HolderOptions {
   profile: Profile;
   aws: AwsSession;
   files: HolderFiles;
+  /** What to hold: the tunnel's port-forwarding session (default) or exec's psql sessions. */
+  transport?: 'tunnel' | 'exec';
   /** Ends after this long with no client connection open. */
   idleLimitMs: number;
   /** Ends this long after it started, busy or not (--for). */
@@ -42,12 +48,12 @@ export interface HolderOptions {
   /** How often the task is looked up (DescribeTasks). */
   taskPollMs: number;
   /**
-   * How long the session may go without traffic before the holder sends some: Session Manager ends
+   * How long a session may go without traffic before the holder sends some: Session Manager ends
    * sessions idle for 20 minutes. A multiplexed session's smux keep-alives already count as traffic;
-   * an old agent's single-connection session gets a `SELECT 1` through the relay.
+   * an old agent's single-connection session and each idle psql session get a `SELECT 1`.
    */
   keepAliveMs: number;
-  /** Called once the relay and the control socket answer. */
+  /** Called once what it holds and the control socket answer. */
   onReady: (info: HolderInfo) => void;
   /** SIGTERM, SIGINT, SIGHUP (the CLI's interruption): end, terminating the session. */
   signal?: AbortSignal;
@@ -71,7 +77,7 @@ export async function removeStaleSockets(files: HolderFiles): Promise<void> {
       );
     }
   }
-  for (const path of [files.control, files.relay]) {
+  for (const path of [files.control, files.relay, files.exec]) {
     if (!existsSync(path)) continue;
     checkPrivate(path, 'socket');
     unlinkSync(path);
@@ -84,38 +90,27 @@ export async function runHolder(options: HolderOptions): Promise<string> {
   await removeStaleSockets(files);
   rmQuiet(files.ended);
   const startedAt = Date.now();
-  let lastUsedAt = startedAt;
-  let served = 0;
-  let active = 0;
-  let pinging = false;
-  /** Traffic on the SSM session (clients or keep-alives), which Session Manager's idle timeout sees. */
-  let lastTrafficAt = startedAt;
-  let keepAlives = 0;
-  let keepAliveAccepted = false;
+  const usage = new Usage(startedAt);
+  const timers: NodeJS.Timeout[] = [];
+  const every = (ms: number, work: () => void) => {
+    timers.push(setInterval(work, ms));
+  };
+  const once = (ms: number, work: () => void) => {
+    // setTimeout cannot wait longer than about 24 days; nothing here needs to.
+    timers.push(setTimeout(work, Math.min(ms, 2 ** 31 - 1)));
+  };
 
-  const { openTunnel } = await import('../transport/tunnel.js');
-  const tunnel: Tunnel = await openTunnel(profile, aws, {
-    socketPath: files.relay,
-    onAccept(socket) {
-      // The keep-alive's own connection is the first one taken while it runs; any other is a client.
-      const isKeepAlive = pinging && !keepAliveAccepted;
-      if (isKeepAlive) keepAliveAccepted = true;
-      else served += 1;
-      active += 1;
-      socket.once('close', () => {
-        active -= 1;
-        lastTrafficAt = Date.now();
-        if (!isKeepAlive) lastUsedAt = lastTrafficAt;
-      });
-    },
-  });
+  const context: HeldContext = { profile, aws, files, keepAliveMs: options.keepAliveMs, usage, every };
+  const held: Held =
+    options.transport === 'exec'
+      ? await (await import('./exec-pool.js')).holdExec(context)
+      : await (await import('./tunnel-held.js')).holdTunnel(context);
 
   let resolveEnd!: (reason: string) => void;
   const ended = new Promise<string>((resolve) => {
     resolveEnd = resolve;
   });
   let ending: string | undefined;
-  const timers: NodeJS.Timeout[] = [];
   const end = (reason: string, note = true): void => {
     if (ending) return;
     ending = reason;
@@ -136,17 +131,13 @@ export async function runHolder(options: HolderOptions): Promise<string> {
     profile: profile.name,
     region: profile.region,
     cluster: profile.cluster,
-    transport: 'tunnel',
-    database: describeTarget(tunnel.database),
-    task: tunnel.task.taskId,
-    sessionId: tunnel.sessionId,
-    mode: tunnel.mode,
+    ...held.info(),
+    task: held.task.taskId,
     identity: identity ?? null,
     startedAt: new Date(startedAt).toISOString(),
-    lastUsedAt: new Date(lastUsedAt).toISOString(),
-    keepAlives,
-    served,
-    active,
+    lastUsedAt: new Date(usage.lastUsedAt).toISOString(),
+    served: usage.served,
+    active: usage.active,
     idleLimitMs: options.idleLimitMs,
     endsAt: new Date(startedAt + options.lifetimeMs).toISOString(),
   });
@@ -157,7 +148,10 @@ export async function runHolder(options: HolderOptions): Promise<string> {
       case 'hello':
         return { ok: true, info: info() };
       case 'target':
-        return { ok: true, target: toWire(await tunnel.freshTarget(request.role)) };
+        if (!held.target) {
+          return { ok: false, code: 'holder.protocol', message: 'this warm session holds no tunnel' };
+        }
+        return { ok: true, target: await held.target(request.role) };
       case 'stop':
         setImmediate(() => end('disconnected', false));
         return { ok: true, info: info() };
@@ -166,26 +160,18 @@ export async function runHolder(options: HolderOptions): Promise<string> {
     }
   };
   const control = await serveControl(files.control, handle).catch(async (error: unknown) => {
-    await tunnel.close();
+    for (const timer of timers) clearTimeout(timer);
+    await held.close();
     throw error;
   });
   // The directory (0700) is the boundary; the sockets say the same on their own.
-  for (const path of [files.control, files.relay]) chmodSync(path, 0o600);
-
-  const every = (ms: number, work: () => void) => {
-    const timer = setInterval(work, ms);
-    timers.push(timer);
-  };
-  const once = (ms: number, work: () => void) => {
-    // setTimeout cannot wait longer than about 24 days; nothing here needs to.
-    timers.push(setTimeout(work, Math.min(ms, 2 ** 31 - 1)));
-  };
+  for (const path of [files.control, ...held.sockets]) chmodSync(path, 0o600);
 
   once(options.lifetimeMs, () =>
     end(`it reached its maximum lifetime (${formatDuration(options.lifetimeMs)})`),
   );
   every(Math.max(200, Math.min(5_000, Math.trunc(options.idleLimitMs / 4))), () => {
-    if (active === 0 && !pinging && Date.now() - lastUsedAt >= options.idleLimitMs) {
+    if (usage.active === 0 && !held.busy() && Date.now() - usage.lastUsedAt >= options.idleLimitMs) {
       end(`it was idle for ${formatDuration(options.idleLimitMs)}`);
     }
   });
@@ -193,7 +179,7 @@ export async function runHolder(options: HolderOptions): Promise<string> {
   every(options.taskPollMs, () => {
     if (polling) return;
     polling = true;
-    void taskGone(aws, tunnel)
+    void taskGone(aws, held.task)
       .then((why) => {
         if (why) end(why);
       })
@@ -207,22 +193,7 @@ export async function runHolder(options: HolderOptions): Promise<string> {
       end(`its AWS credentials expired at ${new Date(expiresAt).toISOString()}`),
     );
   });
-  if (tunnel.mode === 'basic') {
-    every(Math.max(1_000, Math.trunc(options.keepAliveMs / 4)), () => {
-      if (active > 0 || pinging || Date.now() - lastTrafficAt < options.keepAliveMs) return;
-      pinging = true;
-      keepAliveAccepted = false;
-      void keepAlive(tunnel, files.relay).finally(() => {
-        pinging = false;
-        keepAlives += 1;
-        // The idle limit counts from the last client, not from keep-alives.
-        lastTrafficAt = Date.now();
-      });
-    });
-  }
-  void tunnel.ended.then(({ error }) => {
-    end(error ? `its SSM session ended: ${scrub(error.message)}` : 'its SSM session ended');
-  });
+  void held.ended.then((why) => end(why));
   const onSignal = () => end('it was stopped by a signal', false);
   if (options.signal?.aborted) onSignal();
   options.signal?.addEventListener('abort', onSignal, { once: true });
@@ -232,16 +203,15 @@ export async function runHolder(options: HolderOptions): Promise<string> {
   options.signal?.removeEventListener('abort', onSignal);
   control.close();
   rmQuiet(files.control);
-  // TerminateSession, and every relayed connection closed with it.
-  await tunnel.close().catch(() => undefined);
-  rmQuiet(files.relay);
+  // TerminateSession (or psql's quit), and every client connection closed with it.
+  await held.close().catch(() => undefined);
+  for (const path of held.sockets) rmQuiet(path);
   return reason;
 }
 
-/** Why the task the session forwards through is no longer there to use, or undefined while it is. */
-async function taskGone(aws: AwsSession, tunnel: Tunnel): Promise<string | undefined> {
+/** Why the task the holder reaches through is no longer there to use, or undefined while it is. */
+async function taskGone(aws: AwsSession, task: TaskTarget): Promise<string | undefined> {
   const { DescribeTasksCommand } = await awsModule('ecs');
-  const { task } = tunnel;
   try {
     const answer = await (await aws.ecs()).send(
       new DescribeTasksCommand({ cluster: task.cluster, tasks: [task.taskArn] }),
@@ -269,26 +239,6 @@ async function credentialsExpiry(profile: Profile): Promise<number | undefined> 
   }
 }
 
-/** One `SELECT 1` through the relay: traffic on the SSM session with no effect on the database. */
-async function keepAlive(tunnel: Tunnel, relay: string): Promise<void> {
-  try {
-    const session = await directTransport({
-      name: 'tunnel',
-      target: () => tunnel.freshTarget(),
-      socket: () => socketTo(relay),
-    }).open({ applicationName: 'coderdb keep-alive' });
-    try {
-      for await (const _event of session.execute('SELECT 1')) {
-        // drained
-      }
-    } finally {
-      await session.close();
-    }
-  } catch {
-    // A failing session ends through tunnel.ended; nothing to do here.
-  }
-}
-
 /** A socket node-postgres drives as usual, except that it always connects to the Unix socket `path`. */
 export function socketTo(path: string): Socket {
   const socket = new Socket();
@@ -297,7 +247,7 @@ export function socketTo(path: string): Socket {
   return socket;
 }
 
-function toWire(target: PgTarget): WireTarget {
+export function toWire(target: PgTarget): WireTarget {
   const { password, ...rest } = target;
   return { ...rest, ...(password ? { password: password.reveal() } : {}) };
 }

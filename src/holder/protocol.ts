@@ -12,18 +12,25 @@ export interface HolderInfo {
   profile: string;
   region: string;
   cluster: string;
-  transport: 'tunnel';
-  /** The database the session forwards to, without credentials. */
+  transport: 'tunnel' | 'exec';
+  /**
+   * The database the session forwards to, without credentials; for exec, the container's URL
+   * variable psql connects with (the URL itself never leaves the task).
+   */
   database: string;
   task: string;
+  /** The SSM session (tunnel); for exec, the one most recently opened. */
   sessionId: string;
-  mode: 'mux' | 'basic';
+  /** Tunnel only: a multiplexed or an old agent's single-connection session. */
+  mode?: 'mux' | 'basic';
+  /** Exec only: psql sessions held now (busy or idle). */
+  sessions?: number;
   /** The AWS caller the holder found at start-up (STS), when it could. */
   identity: string | null;
   startedAt: string;
   /** When a client last finished (or the holder started); idle time counts from here. */
   lastUsedAt: string;
-  /** `SELECT 1`s sent to keep an old agent's single-connection session from its idle timeout. */
+  /** `SELECT 1`s sent to keep a session from Session Manager's idle timeout. */
   keepAlives: number;
   /** Client connections relayed so far, and open now. */
   served: number;

@@ -2,13 +2,13 @@
 // and AWS identity (src/holder/dir.ts) and speaks PostgreSQL through the holder's relay socket with
 // node-postgres, exactly as the tunnel transport does through its local port, so the guard, the
 // session-level read-only setting, the settings watch and the audit run here as they always do.
-// Sessions say `tunnel (reused)` in the context line and the audit log.
+// Sessions say `tunnel (reused)` in the context line and the audit log. An exec holder lends its
+// psql sessions instead (exec-client.ts); those sessions say `exec (reused)`.
 
 import { existsSync, readFileSync, unlinkSync } from 'node:fs';
 import type { Profile } from '../core/config.js';
 import { CoderdbError } from '../core/errors.js';
 import { rememberSecret, Secret } from '../core/secret.js';
-import { directTransport } from '../transport/direct.js';
 import type { PgTarget } from '../transport/pg-url.js';
 import type { DbSession, OpenOptions, Transport } from '../transport/types.js';
 import { checkPrivate, holderDir, holderFiles, holderKey } from './dir.js';
@@ -22,6 +22,8 @@ export interface WarmHolder {
   info: HolderInfo;
   control: string;
   relay: string;
+  /** An exec holder's session socket. */
+  exec: string;
 }
 
 /**
@@ -42,10 +44,10 @@ export async function findHolder(
   if (!existsSync(files.control)) return undefined;
   checkPrivate(dir, 'directory');
   checkPrivate(files.control, 'socket');
-  checkPrivate(files.relay, 'socket');
   const reply = await ask(files.control, { op: 'hello' }, HELLO_TIMEOUT_MS).catch(() => undefined);
   if (!reply?.ok || !reply.info) return undefined;
-  return { info: reply.info, control: files.control, relay: files.relay };
+  checkPrivate(reply.info.transport === 'exec' ? files.exec : files.relay, 'socket');
+  return { info: reply.info, control: files.control, relay: files.relay, exec: files.exec };
 }
 
 /**
@@ -59,15 +61,17 @@ export function warmTransport(
   say: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
 ): Transport {
   const { info } = holder;
-  let described = `tunnel (reused) ${info.database} via task ${info.task} (warm session, pid ${info.pid})`;
+  const exec = info.transport === 'exec';
+  let described = `${info.transport} (reused) ${info.database} via task ${info.task} (warm session, pid ${info.pid})`;
   let cold: Transport | undefined;
   return {
-    name: 'tunnel',
+    name: info.transport,
     describe: () => cold?.describe() ?? described,
     async open(options: OpenOptions = {}): Promise<DbSession> {
       if (cold) return cold.open(options);
-      let target: PgTarget;
+      let target: PgTarget | undefined;
       try {
+        if (exec) return await (await import('./exec-client.js')).openHeldExec(holder.exec, options);
         target = await targetFrom(holder, options.role ?? 'main');
       } catch (error) {
         if (!(error instanceof CoderdbError) || !error.code.startsWith('holder.')) throw error;
@@ -78,6 +82,8 @@ export function warmTransport(
         described = cold.describe();
         return cold.open(options);
       }
+      // Loaded here: an exec holder's commands need no node-postgres.
+      const { directTransport } = await import('../transport/direct.js');
       const session = await directTransport({
         name: 'tunnel',
         target: async () => target,

@@ -8,7 +8,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isProcessAlive } from '../../src/core/process.js';
 import { SANDBOX_CREDENTIALS } from '../../src/core/sandbox-state.js';
 import type { HolderInfo } from '../../src/holder/protocol.js';
-import type { CliResult } from '../helpers/cli.js';
 import { startSandbox, type TestSandbox } from '../helpers/sandbox.js';
 import { until } from '../helpers/wait.js';
 import { awsProfileHome, control } from './tunnel-helpers.js';
@@ -223,12 +222,8 @@ describe('coderdb connect: warm sessions', () => {
     }
   });
 
-  it('says exec is not held yet, and that a profile with a URL has nothing to hold', async () => {
-    const exec = await run(['--transport', 'exec', 'connect']);
-    expect(exec).toMatchObject({
-      code: 2,
-      stderr: expect.stringContaining('exec is not reused yet'),
-    } as Partial<CliResult>);
+  // Warm exec sessions: test/e2e/holder-exec.test.ts.
+  it('says that a profile with a URL has nothing to hold', async () => {
     const direct = await run(['connect']);
     expect(direct).toMatchObject({
       code: 2,

@@ -37,14 +37,18 @@ export function registerConnect(program: Command): void {
     .addHelpText(
       'after',
       `
-The holder keeps one SSM port-forwarding session (the tunnel transport) open behind a Unix socket in
-a 0700 directory of yours ($XDG_RUNTIME_DIR/coderdb, else the state directory). While it runs, every
-command on the same profile, region, cluster and AWS identity goes through it (its audit lines say
-"tunnel (reused)"); --no-reuse opts a command out. It ends when idle for --idle, after --for, when
-its task stops or is replaced, when its AWS credentials expire, or with coderdb disconnect; the next
-command then says why and opens a fresh session. exec sessions are not held yet.
+The holder keeps, behind Unix sockets in a 0700 directory of yours ($XDG_RUNTIME_DIR/coderdb, else
+the state directory), either one SSM port-forwarding session (--transport tunnel, the default) or,
+with --transport exec, psql sessions in the task, each lent to one command at a time and reset
+(ROLLBACK, DISCARD ALL) before the next. While it runs, every command on the same profile, region,
+cluster and AWS identity whose transport it holds (or auto) goes through it (its audit lines say
+"tunnel (reused)" or "exec (reused)"); --no-reuse opts a command out. It ends when idle for --idle,
+after --for, when its task stops or is replaced, when its AWS credentials expire, when it can no
+longer open a session, or with coderdb disconnect; the next command then says why and opens a fresh
+session.
 Examples:
   coderdb connect --for 2h
+  coderdb connect --transport exec                  # no ssm:StartSession on the task needed
   coderdb query "select count(*) from users"     # through the warm session
   coderdb connect --status -o json
   coderdb disconnect`,
@@ -92,17 +96,8 @@ Examples:
     });
 }
 
-/** The holder holds a tunnel; a profile that reaches the database directly has nothing to hold. */
+/** The holder holds a tunnel or exec sessions; a profile that reaches the database directly has nothing to hold. */
 function checkHoldable(profile: Profile, flag: string | undefined): void {
-  if (profile.transport === 'exec') {
-    throw usageError(
-      'holder.exec',
-      'warm sessions hold a port-forwarding session (tunnel); exec is not reused yet',
-      {
-        hint: 'use coderdb connect --transport tunnel (needs ssm:StartSession on the task)',
-      },
-    );
-  }
   const direct =
     profile.transport === 'direct' ||
     (profile.transport === 'auto' && (profile.url !== undefined || Boolean(process.env[profile.urlEnv])));
@@ -110,7 +105,9 @@ function checkHoldable(profile: Profile, flag: string | undefined): void {
     throw usageError(
       'holder.direct',
       `profile "${profile.name}" reaches the database directly${flag ? '' : ' (it has a URL)'}; there is no session to keep warm`,
-      { hint: 'a warm session holds a tunnel through the Coder task: add --transport tunnel' },
+      {
+        hint: 'a warm session holds a tunnel or psql sessions in the Coder task: add --transport tunnel or --transport exec',
+      },
     );
   }
 }
@@ -149,7 +146,7 @@ function startHolder(): Promise<HolderInfo> {
           'holder.timeout',
           `the warm session did not come up within ${READY_TIMEOUT_MS / 1000} s`,
           {
-            hint: 'run coderdb doctor, or a command with --transport tunnel to see what fails',
+            hint: 'run coderdb doctor, or a command with the same --transport to see what fails',
           },
         ),
       );
@@ -189,6 +186,7 @@ async function serve(profile: Profile, limits: { lifetimeMs: number; idleLimitMs
       profile,
       aws,
       files,
+      transport: profile.transport === 'exec' ? 'exec' : 'tunnel',
       ...limits,
       taskPollMs: envMs('CODERDB_HOLDER_POLL_MS', 30_000),
       keepAliveMs: envMs('CODERDB_HOLDER_KEEPALIVE_MS', 5 * 60_000),
@@ -214,7 +212,7 @@ function printConnected(info: HolderInfo, json: boolean, what: string): void {
     return;
   }
   say(
-    `coderdb: ${what}: profile ${info.profile}, tunnel via task ${info.task} (holder pid ${info.pid}); ` +
+    `coderdb: ${what}: profile ${info.profile}, ${info.transport} via task ${info.task} (holder pid ${info.pid}); ` +
       `ends when idle for ${minutes(info.idleLimitMs)} or at ${info.endsAt}`,
   );
 }

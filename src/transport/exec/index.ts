@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { resolveCredentialsEarly } from '../../aws/clients.js';
 import type { AwsSession } from '../../aws/session.js';
 import { execKmsKey, openExecChannel } from '../../aws/sessions.js';
-import { findTask } from '../../aws/tasks.js';
+import { findTask, type TaskTarget } from '../../aws/tasks.js';
 import type { Profile } from '../../core/config.js';
 import { type DataChannelOptions, loadWebSocket } from '../../ssm/channel.js';
 import type { Transport } from '../types.js';
@@ -27,6 +27,8 @@ export interface ExecTransportOptions {
   describeWithGdesc?: boolean;
   /** Data channel settings (timeouts, logging). */
   channel?: Partial<DataChannelOptions>;
+  /** Every session in this task, not looked up each time (a warm holder's, src/holder/exec-pool.ts). */
+  task?: TaskTarget;
 }
 
 /** Waiting for psql's first answer: the agent's start-up, psql's connection, and apk if asked. */
@@ -54,7 +56,7 @@ export function execTransport(
       });
       // The cluster's KMS key (which makes the session encrypted) is looked up alongside the task.
       resolveCredentialsEarly(profile);
-      const lookups = Promise.all([findTask(aws, profile), execKmsKey(aws, profile)]);
+      const lookups = Promise.all([options.task ?? findTask(aws, profile), execKmsKey(aws, profile)]);
       // The WebSocket library loads while the lookups are answered (after they are sent).
       void aws
         .ecs()

@@ -7,7 +7,7 @@
 import { CoderdbError, connectionError } from '../../core/errors.js';
 import type { Field, RawRow } from '../../core/pgtypes.js';
 import { scrub } from '../../core/secret.js';
-import type { DataChannel } from '../../ssm/channel.js';
+import type { ChannelEnd, DataChannel } from '../../ssm/channel.js';
 import { SERVER_INFO_QUERY } from '../direct.js';
 import {
   controlsTransaction,
@@ -72,6 +72,8 @@ export interface ExecSessionOptions {
 /** psql 12 is the first with CSV output. */
 const MIN_PSQL_VERSION = 120000;
 const QUIT_TIMEOUT_MS = 10_000;
+/** Resetting or preparing a held session between users (src/holder/): a few statements. */
+const RENEW_TIMEOUT_MS = 30_000;
 
 export class ExecSession implements DbSession {
   readonly transport = 'exec' as const;
@@ -93,6 +95,8 @@ export class ExecSession implements DbSession {
   #watch: SettingsWatch | undefined;
   /** When the transaction the last statement ran in began, '-' outside one, '?' not known. */
   #transaction = '-';
+  /** The read session and layers the session was set up for (start, or the last renew). */
+  #session: Pick<OpenOptions, 'read' | 'disabledLayers'>;
   readonly #onAbort = () => {
     this.#io.fail(new CoderdbError('interrupted', 'exec.interrupted', 'interrupted'));
     void this.#channel.terminate();
@@ -101,6 +105,7 @@ export class ExecSession implements DbSession {
   private constructor(options: ExecSessionOptions) {
     this.#options = options;
     this.#channel = options.channel;
+    this.#session = options.session ?? {};
     const marker = `@${options.nonce}`;
     this.#io = new ChannelIo(options.channel, marker, options.where);
     const nullMarker = `N${options.nonce}`;
@@ -131,6 +136,11 @@ export class ExecSession implements DbSession {
   get server(): ServerInfo {
     if (!this.#server) throw new CoderdbError('internal', 'exec.not-started', 'the session has not started');
     return this.#server;
+  }
+
+  /** Settles when the SSM session ends, for whatever reason (a warm holder drops it then). */
+  get ended(): Promise<ChannelEnd> {
+    return this.#channel.closed;
   }
 
   /** The SSM session id, for diagnostics (and tests that inject faults into it). */
@@ -168,7 +178,7 @@ export class ExecSession implements DbSession {
         this.#io.deadline = Date.now() + QUIT_TIMEOUT_MS;
         // \q ends psql; the script then says so and exits, and the agent ends the session. A read
         // session's settings are put back first (see teardownStatement).
-        const teardown = teardownStatement(this.#options.session ?? {});
+        const teardown = teardownStatement(this.#session);
         const reset = teardown && !this.#io.failure ? `${teardown};\n` : '';
         if (!this.#psqlExited) await this.#io.write(reset + QUIT_SCRIPT);
         while ((await this.#io.nextMarker()).name !== ShellMarker.end) {
@@ -199,12 +209,9 @@ export class ExecSession implements DbSession {
     // waiting for the script to say it is ready: input that arrives before `stty raw -echo` is
     // echoed, but the echo comes out before the ready marker, where output is not read, and the
     // pty keeps the input (in lines shorter than the cooked-mode limit) for psql.
-    const session = this.#options.session ?? {};
+    const session = this.#session;
     // One statement per message, these included (see session-guard.ts).
-    const settings = [
-      ...setupStatements(session),
-      `SET application_name = ${sqlLiteral(this.#options.applicationName)}`,
-    ].map(
+    const settings = sessionSettings(session, this.#options.applicationName).map(
       (text): StatementPlan => ({
         text,
         offset: 0,
@@ -251,6 +258,98 @@ export class ExecSession implements DbSession {
     };
     this.#context.serverVersion = this.#server.versionNum;
     this.#context.compress = this.#options.compress && this.#gzip;
+  }
+
+  /**
+   * Forgets everything a user of a held session (a warm holder's pool, src/holder/exec-pool.ts)
+   * left in it: any transaction is rolled back, and DISCARD ALL resets settings, role, temporary
+   * tables, prepared statements, advisory locks, LISTEN and sequence state. prepare() then sets it
+   * up for the next user as start() would have. A failure leaves the session unusable (the holder
+   * then ends it): nothing half-reset is ever handed on.
+   */
+  async reset(): Promise<void> {
+    await this.#internal(() => {
+      // The last user's watch and lexical check do not apply to the reset itself.
+      this.#watch = undefined;
+      this.#context.watch = false;
+      this.#context.lexicalCheck = false;
+      this.#transaction = '-';
+      this.#session = {};
+      // ROLLBACK outside a transaction is only a warning; DISCARD ALL cannot run inside one.
+      return this.#runAll(['ROLLBACK', 'DISCARD ALL']);
+    });
+  }
+
+  /** Sets a reset session up for its next user: start()'s settings, application_name and watch. */
+  async prepare(
+    applicationName: string,
+    session: Pick<OpenOptions, 'read' | 'disabledLayers'>,
+  ): Promise<void> {
+    await this.#internal(async () => {
+      this.#session = session;
+      await this.#runAll(sessionSettings(session, applicationName));
+      if (watchesSettings(session)) await this.#startWatch();
+      if (sendsSingleStatements(session)) this.#context.lexicalCheck = true;
+    });
+  }
+
+  /** Ends the session at once (TerminateSession), whatever it is doing: an interrupted user's. */
+  async terminate(): Promise<void> {
+    this.#io.fail(new CoderdbError('interrupted', 'exec.interrupted', 'interrupted'));
+    this.#closed = true;
+    await this.#channel.terminate();
+  }
+
+  /** coderdb's own statements between users: bounded in time, any failure fatal to the session. */
+  async #internal(work: () => Promise<void>): Promise<void> {
+    this.#assertUsable();
+    this.#busy = true;
+    this.#io.deadline = Date.now() + RENEW_TIMEOUT_MS;
+    try {
+      await work();
+    } catch (error) {
+      throw this.#io.fail(
+        error instanceof CoderdbError
+          ? error
+          : connectionError(
+              'exec.reset-failed',
+              `the held exec session could not be reset: ${String(error)}`,
+            ),
+      );
+    } finally {
+      this.#io.deadline = undefined;
+      this.#busy = false;
+    }
+  }
+
+  /** Statements written at once and read back in order (one round trip); the first error is thrown. */
+  async #runAll(texts: readonly string[]): Promise<void> {
+    const plans = (await Promise.all(texts.map((text) => planStatements(text)))).flat();
+    const scripts = plans.map((plan) => {
+      const id = this.#nextId++;
+      return { plan, id, script: statementScript(plan, id, this.#context) };
+    });
+    const writing = this.#io.write(scripts.map((s) => s.script.text).join(''));
+    writing.catch(() => undefined);
+    let failure: unknown;
+    for (const { plan, id, script } of scripts) {
+      this.#pending = id;
+      try {
+        for await (const _event of this.#collect(plan, id, script)) {
+          // drained: coderdb's own statements have no result to show
+        }
+      } catch (error) {
+        failure ??= error;
+        if (this.#io.failure) break;
+      }
+    }
+    await writing;
+    if (failure) throw failure;
+  }
+
+  /** Whether the session can run another statement (not failed, not closed, not busy). */
+  get usable(): boolean {
+    return !this.#io.failure && !this.#closed && !this.#busy && this.#pending === undefined;
   }
 
   /** Reads the watched settings once, as the set-up left them; every statement is then compared. */
@@ -501,6 +600,14 @@ function lexicalSettingsChanged(): CoderdbError {
     "the server's standard_conforming_strings or client_encoding changed during the session; coderdb refused to run the statement and ended the session",
     { hint: 'the server would not read the statement as the guard did; nothing of it ran' },
   );
+}
+
+/** The statements that set a session up (session-guard.ts), then its application_name. */
+function sessionSettings(
+  session: Pick<OpenOptions, 'read' | 'disabledLayers'>,
+  applicationName: string,
+): string[] {
+  return [...setupStatements(session), `SET application_name = ${sqlLiteral(applicationName)}`];
 }
 
 function sqlLiteral(text: string): string {
