@@ -86,7 +86,9 @@ export function createTransport(profile: Profile, aws: AwsSession, reuseWarmSess
       const holder = await findHolder(profile);
       // A holder serves its own transport, and auto (which would have chosen one of the two).
       const serves = holder && (profile.transport === 'auto' || holder.info.transport === profile.transport);
-      return holder && serves ? warmTransport(holder, cold) : cold();
+      if (!holder || !serves) return cold();
+      if (holder.info.identity) aws.adoptIdentity(holder.info.identity);
+      return warmTransport(holder, cold);
     });
   }
   switch (profile.transport) {

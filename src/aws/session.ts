@@ -87,6 +87,15 @@ export class AwsSession {
     return this.#identityLookup;
   }
 
+  /**
+   * The identity a warm holder found for the same AWS profile and keys (src/holder/dir.ts keys
+   * holders by them): a command through it makes no AWS call of its own, and its audit line still
+   * names who ran it.
+   */
+  adoptIdentity(arn: string): void {
+    this.#identity ??= arn;
+  }
+
   /** Looks the identity up in the background, for the audit log; failures are ignored here. */
   noteIdentity(): void {
     this.identity().catch(() => undefined);

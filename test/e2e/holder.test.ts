@@ -17,6 +17,7 @@ interface AuditLine {
   command: string;
   outcome: string;
   target?: string;
+  identity?: string;
 }
 
 describe('coderdb connect: warm sessions', () => {
@@ -78,6 +79,9 @@ describe('coderdb connect: warm sessions', () => {
     expect(reused.stderr).toContain(`warm session, pid ${info.pid}`);
     const lines = (await audit()).filter((line) => line.command === 'query' && line.outcome === 'ok');
     expect(lines.map((line) => line.transport)).toEqual(['tunnel (reused)', 'tunnel']);
+    // The reused command made no AWS call, and its line still names the caller the cold one found.
+    expect(lines[0]?.identity).toMatch(/^arn:aws:/);
+    expect(lines[0]?.identity).toBe(lines[1]?.identity);
 
     // A write goes through it as well, planned and applied with its audit naming the warm session.
     const write = await tunnel(
