@@ -112,6 +112,11 @@ export async function fingerprint(url: string, files = FILE_TARGETS): Promise<Re
   client.on('error', () => undefined);
   await client.connect();
   try {
+    // A backend reports its table counters at most once a second: what it did just before (a
+    // fixture's inserts, on PGlite's one shared backend) may still be pending, and would appear
+    // only in a later fingerprint. PostgreSQL 15+ flushes everything pending as this goes idle.
+    await client.query('SELECT pg_catalog.pg_stat_force_next_flush()').catch(() => undefined);
+    await client.query('SELECT pg_catalog.pg_stat_clear_snapshot()').catch(() => undefined);
     const print: Record<string, string> = {};
     const take = async (key: string, sql: string) => {
       try {
