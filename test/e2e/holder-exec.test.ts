@@ -12,7 +12,7 @@ import { isProcessAlive } from '../../src/core/process.js';
 import type { HolderInfo } from '../../src/holder/protocol.js';
 import { CLI, REPO } from '../helpers/cli.js';
 import { fingerprint } from '../helpers/fingerprint.js';
-import { sandboxAwsConfig, startSandbox, type TestSandbox } from '../helpers/sandbox.js';
+import { ssmSessions, startSandbox, type TestSandbox } from '../helpers/sandbox.js';
 import { until } from '../helpers/wait.js';
 import { sql } from '../ops/backup/helpers.js';
 import { control } from './tunnel-helpers.js';
@@ -59,15 +59,7 @@ describe('coderdb connect --transport exec: warm exec sessions', () => {
   beforeAll(async () => {
     sandbox = await startSandbox({ engine: 'postgres' });
     runtime = join(sandbox.dir, 'run');
-    const { SSMClient, DescribeSessionsCommand } = await import('@aws-sdk/client-ssm');
-    const ssm = new SSMClient(sandboxAwsConfig(sandbox.state));
-    destroy = () => ssm.destroy();
-    activeSessions = async () =>
-      new Set(
-        ((await ssm.send(new DescribeSessionsCommand({ State: 'Active' }))).Sessions ?? []).map(
-          (session) => session.SessionId as string,
-        ),
-      );
+    ({ active: activeSessions, destroy } = await ssmSessions(sandbox.state));
   });
   afterAll(async () => {
     if (sandbox) await sandbox.run(['disconnect', '--all'], { env: env() }).catch(() => undefined);

@@ -17,7 +17,7 @@ import { StringSink } from '../../src/core/output/sink.js';
 import { Db } from '../../src/ops/db.js';
 import { runReadQuery } from '../../src/ops/query.js';
 import { CLI } from '../helpers/cli.js';
-import { sandboxAwsConfig, startSandbox, type TestSandbox } from '../helpers/sandbox.js';
+import { ssmSessions, startSandbox, type TestSandbox } from '../helpers/sandbox.js';
 import { sql } from '../ops/backup/helpers.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -40,15 +40,7 @@ describe('Ctrl-C ends the remote session', () => {
 
   beforeAll(async () => {
     sandbox = await startSandbox({ engine: 'postgres' });
-    const { SSMClient, DescribeSessionsCommand } = await import('@aws-sdk/client-ssm');
-    const ssm = new SSMClient(sandboxAwsConfig(sandbox.state));
-    destroy = () => ssm.destroy();
-    activeSessions = async () =>
-      new Set(
-        ((await ssm.send(new DescribeSessionsCommand({ State: 'Active' }))).Sessions ?? []).map(
-          (session) => session.SessionId as string,
-        ),
-      );
+    ({ active: activeSessions, destroy } = await ssmSessions(sandbox.state));
   });
   afterAll(async () => {
     for (const child of children) child.kill('SIGKILL');

@@ -62,3 +62,21 @@ export function sandboxAwsConfig(state: SandboxState) {
     },
   };
 }
+
+/** The sandbox's active SSM sessions (DescribeSessions through the real SDK client); destroy() ends the client. */
+export async function ssmSessions(state: SandboxState): Promise<{
+  active: () => Promise<Set<string>>;
+  destroy: () => void;
+}> {
+  const { SSMClient, DescribeSessionsCommand } = await import('@aws-sdk/client-ssm');
+  const ssm = new SSMClient(sandboxAwsConfig(state));
+  return {
+    active: async () =>
+      new Set(
+        ((await ssm.send(new DescribeSessionsCommand({ State: 'Active' }))).Sessions ?? []).map(
+          (session) => session.SessionId as string,
+        ),
+      ),
+    destroy: () => ssm.destroy(),
+  };
+}
