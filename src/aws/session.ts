@@ -67,6 +67,16 @@ export class AwsSession {
       async () => new (await awsModule('logs')).CloudWatchLogsClient(awsSettings(this.profile)),
     ) as Promise<CloudWatchLogsClient>;
 
+  /**
+   * Runs `work` on the event loop's next turn once the ECS client exists, when the requests that
+   * waited for it have gone out: a transport loads what it needs later there, while AWS answers.
+   */
+  whenEcsRequestsSent(work: () => void): void {
+    this.ecs()
+      .then(() => setImmediate(work))
+      .catch(() => undefined);
+  }
+
   /** The caller ARN if it has been looked up; never calls AWS. */
   knownIdentity(): string | undefined {
     return this.#identity;

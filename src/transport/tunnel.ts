@@ -89,17 +89,12 @@ export async function openTunnel(
   resolveCredentialsEarly(profile);
   const taskLookup = findTask(aws, profile);
   taskLookup.catch(() => undefined);
-  void aws
-    .ecs()
-    .then(() =>
-      // Once the lookups are sent, what the session needs next loads while they are answered.
-      setImmediate(() => {
-        aws.ssm().catch(() => undefined);
-        loadPg().catch(() => undefined);
-        loadWebSocket().catch(() => undefined);
-      }),
-    )
-    .catch(() => undefined);
+  // Once the lookups are sent, what the session needs next loads while they are answered.
+  aws.whenEcsRequestsSent(() => {
+    aws.ssm().catch(() => undefined);
+    loadPg().catch(() => undefined);
+    loadWebSocket().catch(() => undefined);
+  });
   try {
     const database = await resolveDirectTarget(profile, aws);
     const remote = await remoteEndpoint(database, profile, aws);

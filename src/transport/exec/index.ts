@@ -58,10 +58,7 @@ export function execTransport(
       resolveCredentialsEarly(profile);
       const lookups = Promise.all([options.task ?? findTask(aws, profile), execKmsKey(aws, profile)]);
       // The WebSocket library loads while the lookups are answered (after they are sent).
-      void aws
-        .ecs()
-        .then(() => setImmediate(() => loadWebSocket().catch(() => undefined)))
-        .catch(() => undefined);
+      aws.whenEcsRequestsSent(() => loadWebSocket().catch(() => undefined));
       const [target, kmsKeyId] = await lookups;
       const where = `task ${target.taskId}, container ${target.container}`;
       described = `exec ${profile.cluster} ${where} ($${urlEnv})`;
